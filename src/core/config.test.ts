@@ -1,0 +1,30 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+
+describe('configuration', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'aios-cfg-')), 'aios.json');
+  writeFileSync(file, JSON.stringify({ port: 7000, logLevel: 'debug', dataDir: '/from/file' }));
+
+  it('takes flags over environment over file over defaults', () => {
+    const c = loadConfig({ port: '9000' }, { AIOS_PORT: '8500', AIOS_LOG_LEVEL: 'warn' }, file);
+    expect(c.port).toBe(9000);
+    expect(c.logLevel).toBe('warn');
+    expect(c.dataDir).toBe('/from/file');
+    expect(c.maxEventsPerRequest).toBe(10_000);
+    expect(loadConfig({}, { AIOS_PORT: '8500' }, file).port).toBe(8500);
+    expect(loadConfig({}, {}, file).port).toBe(7000);
+    expect(loadConfig({}, {}).port).toBe(8080);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('names the bad option and where it came from', () => {
+    expect(() => loadConfig({}, { AIOS_PORT: 'eighty' })).toThrow(/port from AIOS_PORT must be a non-negative integer/);
+    expect(() => loadConfig({}, { AIOS_DATABASE_URL: 'nonsense' })).toThrow(/databaseUrl from AIOS_DATABASE_URL must be a URL/);
+    const bad = join(mkdtempSync(join(tmpdir(), 'aios-cfg-')), 'bad.json');
+    writeFileSync(bad, JSON.stringify({ prot: 1 }));
+    expect(() => loadConfig({}, {}, bad)).toThrow(/unknown option "prot"/);
+  });
+});

@@ -1,0 +1,103 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AiosError } from './errors.ts';
+
+type Kind = 'string' | 'int' | 'url';
+
+interface OptionSpec {
+  readonly key: keyof AiosConfig;
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  readonly default?: string | number;
+  readonly description: string;
+}
+
+/**
+ * Every option, once. The CLI flags, the environment names, `aios start --help` and the README
+ * table are all derived from this list. Precedence: flag, then environment, then config file,
+ * then default.
+ */
+export const CONFIG_OPTIONS: readonly OptionSpec[] = [
+  { key: 'port', flag: 'port', env: 'AIOS_PORT', kind: 'int', default: 8080, description: 'HTTP port of the API' },
+  { key: 'host', flag: 'host', env: 'AIOS_HOST', kind: 'string', default: '127.0.0.1', description: 'address the API listens on (0.0.0.0 for all interfaces)' },
+  { key: 'dataDir', flag: 'data-dir', env: 'AIOS_DATA_DIR', kind: 'string', default: './.aios', description: 'directory for the embedded database and local state' },
+  { key: 'databaseUrl', flag: 'database-url', env: 'AIOS_DATABASE_URL', kind: 'url', description: 'postgres://... for PostgreSQL; default is SQLite at <data-dir>/aios.db' },
+  { key: 'natsUrl', flag: 'nats-url', env: 'AIOS_NATS_URL', kind: 'url', description: 'nats://host:port: keep the event log in NATS JetStream instead of SQL' },
+  { key: 'logLevel', flag: 'log-level', env: 'AIOS_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino level: trace, debug, info, warn, error, fatal, silent' },
+  { key: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'AIOS_BODY_LIMIT_BYTES', kind: 'int', default: 16 * 1024 * 1024, description: 'largest request body accepted (413 above)' },
+  { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'AIOS_MAX_EVENTS_PER_REQUEST', kind: 'int', default: 10_000, description: 'most events in one append request' },
+  { key: 'maxEventBytes', flag: 'max-event-bytes', env: 'AIOS_MAX_EVENT_BYTES', kind: 'int', default: 1024 * 1024, description: 'largest single event (serialised data and headers)' },
+  { key: 'appendQueueEvents', flag: 'append-queue-events', env: 'AIOS_APPEND_QUEUE_EVENTS', kind: 'int', default: 200_000, description: 'bound of the group-commit queue; a full queue answers 429' },
+  { key: 'commitBatchEvents', flag: 'commit-batch-events', env: 'AIOS_COMMIT_BATCH_EVENTS', kind: 'int', default: 10_000, description: 'most events written in one group-commit transaction' },
+  { key: 'retentionIntervalMs', flag: 'retention-interval-ms', env: 'AIOS_RETENTION_INTERVAL_MS', kind: 'int', default: 60_000, description: 'how often retention runs in the background' },
+  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'AIOS_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 15_000, description: 'longest graceful drain on SIGTERM before giving up' },
+];
+
+export interface AiosConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl?: string;
+  readonly natsUrl?: string;
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  readonly maxEventsPerRequest: number;
+  readonly maxEventBytes: number;
+  readonly appendQueueEvents: number;
+  readonly commitBatchEvents: number;
+  readonly retentionIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export type ConfigInput = Partial<Record<keyof AiosConfig, string | number | undefined>>;
+
+function coerce(spec: OptionSpec, raw: string | number, source: string): string | number {
+  if (spec.kind === 'int') {
+    const n = typeof raw === 'number' ? raw : Number(raw);
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  }
+  const s = String(raw);
+  if (spec.kind === 'url' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+    throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a URL, got ${JSON.stringify(s)}`);
+  }
+  return s;
+}
+
+/**
+ * Resolves the configuration. `flags` wins over `env`, which wins over the JSON config file
+ * (`configFile`, or `AIOS_CONFIG`, or `./aios.config.json` when present), which wins over defaults.
+ */
+export function loadConfig(
+  flags: ConfigInput = {},
+  env: Record<string, string | undefined> = process.env,
+  configFile?: string,
+): AiosConfig {
+  const path = configFile ?? env.AIOS_CONFIG ?? (existsSync('aios.config.json') ? 'aios.config.json' : undefined);
+  let file: Record<string, unknown> = {};
+  if (path) {
+    try {
+      file = JSON.parse(readFileSync(resolve(path), 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new AiosError('AIOS_CONFIG_INVALID', `cannot read config file ${path}: ${(e as Error).message}`);
+    }
+    const known = new Set(CONFIG_OPTIONS.map((o) => o.key as string));
+    for (const k of Object.keys(file)) {
+      if (!known.has(k)) throw new AiosError('AIOS_CONFIG_INVALID', `unknown option "${k}" in ${path}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const spec of CONFIG_OPTIONS) {
+    const fromFlag = flags[spec.key];
+    const fromEnv = env[spec.env];
+    const fromFile = file[spec.key] as string | number | undefined;
+    if (fromFlag !== undefined && fromFlag !== '') out[spec.key] = coerce(spec, fromFlag, `--${spec.flag}`);
+    else if (fromEnv !== undefined && fromEnv !== '') out[spec.key] = coerce(spec, fromEnv, spec.env);
+    else if (fromFile !== undefined) out[spec.key] = coerce(spec, fromFile, path ?? 'config file');
+    else if (spec.default !== undefined) out[spec.key] = spec.default;
+  }
+  return Object.freeze(out) as unknown as AiosConfig;
+}

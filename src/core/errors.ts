@@ -1,0 +1,77 @@
+/**
+ * One registry of error codes. Each code has an HTTP status and a message that tells the reader
+ * what to fix. Codes are grouped by capability prefix and documented in docs/errors.md; a test
+ * fails when the two disagree.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly title: string;
+  /** Retryable errors may succeed when tried again unchanged; terminal ones never will. */
+  readonly retryable?: boolean;
+}
+
+export const ERROR_CODES = {
+  AIOS_BAD_REQUEST: { status: 400, title: 'The request is malformed' },
+  AIOS_VALIDATION: { status: 400, title: 'The request does not match its schema' },
+  AIOS_MALFORMED_JSON: { status: 400, title: 'The body is not valid JSON' },
+  AIOS_NOT_FOUND: { status: 404, title: 'No such resource' },
+  AIOS_CONFLICT: { status: 409, title: 'The resource already exists with a different definition' },
+  AIOS_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The content type is not accepted here' },
+  AIOS_PAYLOAD_TOO_LARGE: { status: 413, title: 'The body is larger than the configured limit' },
+  AIOS_OVERLOADED: { status: 429, title: 'Too many requests in flight; retry after the given delay', retryable: true },
+  AIOS_NOT_READY: { status: 503, title: 'The service is starting or stopping', retryable: true },
+  AIOS_UNAVAILABLE: { status: 503, title: 'A backing service is unreachable', retryable: true },
+  AIOS_INTERNAL: { status: 500, title: 'Internal error', retryable: true },
+  AIOS_CONFIG_INVALID: { status: 400, title: 'The configuration is invalid' },
+  AIOS_STORAGE_SCHEMA_NEWER: { status: 500, title: 'The database schema is newer than this build of AIOS' },
+  AIOS_STORAGE_UNIQUE_VIOLATION: { status: 409, title: 'A unique constraint was violated' },
+  AIOS_EVENTS_TOPIC_NOT_FOUND: { status: 404, title: 'No such topic' },
+  AIOS_EVENTS_TOPIC_EXISTS: { status: 409, title: 'A topic with this name exists with a different definition' },
+  AIOS_EVENTS_INVALID_TOPIC: { status: 400, title: 'The topic definition is invalid' },
+  AIOS_EVENTS_SCHEMA_INVALID: { status: 400, title: 'The data contract is not a valid JSON Schema' },
+  AIOS_EVENTS_SCHEMA_INCOMPATIBLE: { status: 409, title: 'The new data contract is not backward compatible' },
+  AIOS_EVENTS_SCHEMA_VIOLATION: { status: 422, title: 'The event does not match the topic data contract' },
+  AIOS_EVENTS_INVALID_EVENT: { status: 422, title: 'The event envelope is invalid' },
+  AIOS_EVENTS_BATCH_REJECTED: { status: 422, title: 'Every event in the request was rejected' },
+  AIOS_EVENTS_BATCH_TOO_LARGE: { status: 413, title: 'The request holds more events than allowed' },
+  AIOS_EVENTS_INVALID_POSITION: { status: 400, title: 'The offset, partition or time is out of range' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The one error type of AIOS. `code` is stable; `detail` says what to fix. */
+export class AiosError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly errors?: readonly FieldError[];
+  readonly extra?: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    opts: { errors?: readonly FieldError[]; cause?: unknown; extra?: Record<string, unknown>; retryable?: boolean } = {},
+  ) {
+    const spec: ErrorSpec = ERROR_CODES[code];
+    super(detail ?? spec.title, { cause: opts.cause });
+    this.name = 'AiosError';
+    this.code = code;
+    this.status = spec.status;
+    this.retryable = opts.retryable ?? spec.retryable ?? false;
+    this.errors = opts.errors;
+    this.extra = opts.extra;
+  }
+
+  get title(): string {
+    return ERROR_CODES[this.code].title;
+  }
+}
+
+export function isAiosError(e: unknown, code?: ErrorCode): e is AiosError {
+  return e instanceof AiosError && (code === undefined || e.code === code);
+}

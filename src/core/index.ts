@@ -1,0 +1,10 @@
+export { AiosError, ERROR_CODES, isAiosError } from './errors.ts';
+export type { ErrorCode, ErrorSpec, FieldError } from './errors.ts';
+export { systemClock, ManualClock, toRfc3339, parseTime } from './clock.ts';
+export type { Clock } from './clock.ts';
+export { uuidv7, hash32 } from './ids.ts';
+export type { IdGenerator } from './ids.ts';
+export { createLogger } from './logger.ts';
+export type { Logger } from './logger.ts';
+export { CONFIG_OPTIONS, loadConfig } from './config.ts';
+export type { AiosConfig, ConfigInput } from './config.ts';

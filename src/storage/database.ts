@@ -1,0 +1,105 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { AiosError } from '../core/index.ts';
+
+/**
+ * What differs between the two SQL engines, as flags (the Kysely adapter habit), so that code
+ * asks "can I SKIP LOCKED?" instead of "am I on PostgreSQL?".
+ */
+export interface DialectFlags {
+  readonly name: 'sqlite' | 'postgres';
+  readonly skipLocked: boolean;
+  readonly listenNotify: boolean;
+  /** Several processes may write at once (PostgreSQL); SQLite has one writer. */
+  readonly concurrentWriters: boolean;
+  readonly jsonType: 'text' | 'jsonb';
+}
+
+export interface Database {
+  // Each capability narrows this to its own table types with `as Kysely<Tables>`.
+  readonly db: Kysely<any>;
+  readonly flags: DialectFlags;
+  /** The raw handle, for the few hot paths whose SQL is written per engine. */
+  readonly sqlite?: BetterSqlite3.Database;
+  readonly pgPool?: pg.Pool;
+  /** Human-readable location, without credentials. */
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** `postgres://...`; when absent, SQLite at `sqliteFile`. */
+  readonly url?: string;
+  readonly sqliteFile?: string;
+  readonly poolSize?: number;
+}
+
+const INT8_OID = 20;
+
+export function createDatabase(opts: DatabaseOptions): Database {
+  if (opts.url && /^postgres(ql)?:\/\//i.test(opts.url)) return createPostgres(opts.url, opts.poolSize ?? 10);
+  if (opts.url && !/^sqlite:/i.test(opts.url)) {
+    throw new AiosError('AIOS_CONFIG_INVALID', `database URL must start with postgres:// or sqlite:, got ${opts.url.split(':')[0]}:`);
+  }
+  const file = opts.url ? opts.url.replace(/^sqlite:(\/\/)?/i, '') : opts.sqliteFile ?? ':memory:';
+  return createSqlite(file);
+}
+
+function createSqlite(file: string): Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode can lose the last commits on power loss (not on a process crash);
+  // FULL syncs the WAL on every commit, which is what "acknowledged means on disk" needs.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    sqlite,
+    location: `sqlite:${file}`,
+    flags: Object.freeze({ name: 'sqlite', skipLocked: false, listenNotify: false, concurrentWriters: false, jsonType: 'text' }),
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+function createPostgres(url: string, max: number): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    // int8 columns (offsets, epoch ms) fit in a double up to 2^53; parse them as numbers.
+    types: { getTypeParser: ((oid: number, format?: any) => (oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format))) as any },
+  });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it. Queries report their own errors.
+  });
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const u = new URL(url);
+  return {
+    db,
+    pgPool: pool,
+    location: `postgres://${u.host}${u.pathname}`,
+    flags: Object.freeze({ name: 'postgres', skipLocked: true, listenNotify: true, concurrentWriters: true, jsonType: 'jsonb' }),
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** Translates a driver error into an AiosError once, at the adapter boundary. */
+export function translateDbError(e: unknown): unknown {
+  const err = e as { code?: string; message?: string };
+  if (err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    return new AiosError('AIOS_STORAGE_UNIQUE_VIOLATION', err.message, { cause: e });
+  }
+  if (err?.code === 'ECONNREFUSED' || err?.code === '57P01' || err?.code === 'SQLITE_BUSY') {
+    return new AiosError('AIOS_UNAVAILABLE', `database: ${err.message}`, { cause: e });
+  }
+  return e;
+}
