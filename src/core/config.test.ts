@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.ts';
+import { readFileSync } from 'node:fs';
+import { CONFIG_OPTIONS, loadConfig } from './config.ts';
 
 describe('configuration', () => {
   const file = join(mkdtempSync(join(tmpdir(), 'aios-cfg-')), 'aios.json');
@@ -26,5 +27,10 @@ describe('configuration', () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'aios-cfg-')), 'bad.json');
     writeFileSync(bad, JSON.stringify({ prot: 1 }));
     expect(() => loadConfig({}, {}, bad)).toThrow(/unknown option "prot"/);
+  });
+
+  it('is documented option by option in the README', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const o of CONFIG_OPTIONS) expect(readme, `README misses ${o.env}`).toMatch(new RegExp(`\\| \`--${o.flag}\` \\| \`${o.env}\` \\|`));
   });
 });

@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander';
+import { CONFIG_OPTIONS, isAiosError, loadConfig, type ConfigInput } from '../core/index.ts';
+import type { Aios } from '../runtime/index.ts';
+
+/** `aios start`: every configuration option as a flag; flags beat AIOS_* variables beat the config file. */
+export function startCommand(): Command {
+  const cmd = new Command('start').description('run AIOS: the HTTP API, workers and scheduler in one process');
+  cmd.option('-c, --config <file>', 'JSON config file (env AIOS_CONFIG; default ./aios.config.json when present)');
+  for (const o of CONFIG_OPTIONS) {
+    const def = o.default !== undefined ? ` (default: ${o.default})` : '';
+    cmd.addOption(new Option(`--${o.flag} <value>`, `${o.description}; env ${o.env}${def}`));
+  }
+  cmd.action(async (flags: Record<string, string | undefined>) => {
+    const input: Record<string, string | undefined> = {};
+    for (const o of CONFIG_OPTIONS) input[o.key] = flags[o.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+    let aios: Aios | undefined;
+    try {
+      const config = loadConfig(input as ConfigInput, process.env, flags.config);
+      // Loaded here so that the client commands (topics, events) start without the server stack.
+      const { createAios } = await import('../runtime/index.ts');
+      aios = await createAios({ config });
+      const running = aios;
+      let signalled = false;
+      const shutdown = (signal: string) => {
+        if (signalled) return;
+        signalled = true;
+        running.logger.info({ signal }, 'shutting down: draining in-flight work');
+        const timer = setTimeout(() => {
+          running.logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown timed out');
+          process.exit(1);
+        }, config.shutdownTimeoutMs);
+        timer.unref();
+        running.stop().then(
+          () => {
+            process.exitCode = 0;
+          },
+          (e) => {
+            running.logger.error({ err: e }, 'shutdown failed');
+            process.exitCode = 1;
+          },
+        );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      await running.start({ listen: true });
+      console.error(`AIOS listening on ${running.url} (docs: ${running.url}/docs)`);
+    } catch (e) {
+      const msg = isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
+      console.error(`aios start failed: ${msg}`);
+      await aios?.stop().catch(() => undefined);
+      process.exitCode = 1;
+    }
+  });
+  return cmd;
+}

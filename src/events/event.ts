@@ -1,0 +1,101 @@
+import { hash32, parseTime, type IdGenerator } from '../core/index.ts';
+import { keyFromData, type Topic } from './topic.ts';
+
+/** An event as a producer sends it. `id` is the idempotency key; one is generated when absent. */
+export interface EventInput {
+  readonly id?: string;
+  readonly key?: string | null;
+  /** Event time: RFC 3339 string or epoch milliseconds. Defaults to the ingestion time. */
+  readonly time?: string | number;
+  readonly data: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** An event as stored. Times are epoch milliseconds; the HTTP API renders them as RFC 3339. */
+export interface StoredEvent {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly id: string;
+  readonly key: string | null;
+  readonly time: number;
+  readonly ingestedAt: number;
+  readonly data: unknown;
+  readonly headers: Record<string, string>;
+}
+
+/** A validated event, routed to its partition, with its JSON already serialised once. */
+export interface PreparedEvent {
+  readonly id: string;
+  readonly key: string | null;
+  readonly partition: number;
+  readonly time: number;
+  readonly data: unknown;
+  readonly dataJson: string;
+  readonly headers: Record<string, string>;
+  readonly headersJson: string | null;
+}
+
+export interface Rejection {
+  readonly index: number;
+  readonly id?: string;
+  readonly code: 'AIOS_EVENTS_SCHEMA_VIOLATION' | 'AIOS_EVENTS_INVALID_EVENT';
+  readonly reason: string;
+}
+
+export const MAX_ID_LENGTH = 200;
+const ENVELOPE_FIELDS = new Set(['id', 'key', 'time', 'data', 'headers']);
+
+/** Keys go to partitions by a stable hash; keyless events by their id, so a retry lands in the same place. */
+export function partitionFor(key: string | null, id: string, partitions: number): number {
+  return partitions === 1 ? 0 : hash32(key ?? id) % partitions;
+}
+
+/**
+ * Checks the envelope and the data contract of one event and routes it. Returns a Rejection
+ * instead of throwing, so a batch can report every bad item with its index.
+ */
+export function prepareEvent(
+  topic: Topic,
+  input: unknown,
+  index: number,
+  ctx: { validate: (data: unknown) => string | null; newId: IdGenerator; now: number; maxEventBytes: number },
+): PreparedEvent | Rejection {
+  const bad = (reason: string, id?: string): Rejection => ({ index, id, code: 'AIOS_EVENTS_INVALID_EVENT', reason });
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return bad('an event must be a JSON object with a "data" field');
+  const e = input as Record<string, unknown>;
+  for (const k of Object.keys(e)) if (!ENVELOPE_FIELDS.has(k)) return bad(`unknown field "${k}" (allowed: id, key, time, data, headers)`);
+  if (e.id !== undefined && (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > MAX_ID_LENGTH)) {
+    return bad(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  }
+  const id = (e.id as string | undefined) ?? ctx.newId();
+  if (!('data' in e) || e.data === undefined) return bad('"data" is required', id);
+  if (e.key !== undefined && e.key !== null && (typeof e.key !== 'string' || e.key.length > 1024)) return bad('"key" must be a string of at most 1024 characters', id);
+  let time = ctx.now;
+  if (e.time !== undefined) {
+    const t = parseTime(e.time);
+    if (t === undefined) return bad('"time" must be an RFC 3339 timestamp or epoch milliseconds', id);
+    time = t;
+  }
+  let headers: Record<string, string> = {};
+  if (e.headers !== undefined) {
+    if (e.headers === null || typeof e.headers !== 'object' || Array.isArray(e.headers)) return bad('"headers" must be an object of strings', id);
+    for (const [k, v] of Object.entries(e.headers)) {
+      if (typeof v !== 'string') return bad(`header "${k}" must be a string`, id);
+    }
+    headers = e.headers as Record<string, string>;
+  }
+  const problem = ctx.validate(e.data);
+  if (problem !== null) return { index, id, code: 'AIOS_EVENTS_SCHEMA_VIOLATION', reason: problem };
+  const dataJson = JSON.stringify(e.data);
+  const headersJson = Object.keys(headers).length ? JSON.stringify(headers) : null;
+  if (dataJson.length + (headersJson?.length ?? 0) > ctx.maxEventBytes) {
+    return bad(`the event is larger than the limit of ${ctx.maxEventBytes} bytes`, id);
+  }
+  const key = typeof e.key === 'string' ? e.key : keyFromData(e.data, topic.keyField);
+  return { id, key, partition: partitionFor(key, id, topic.partitions), time, data: e.data, dataJson, headers, headersJson };
+}
+
+export function isRejection(x: PreparedEvent | Rejection): x is Rejection {
+  return (x as Rejection).code !== undefined;
+}

@@ -1,0 +1,20 @@
+export { EventLog } from './event-log.ts';
+export type { EventLogOptions, EventLogLimits, AppendResult, AcceptedItem, ReadQuery, ReadResult, TailOptions } from './event-log.ts';
+export type { EventInput, StoredEvent, Rejection } from './event.ts';
+export type {
+  EventStore,
+  ConsumerHandle,
+  ConsumerOptions,
+  GroupState,
+  GroupPartitionState,
+  ResetTarget,
+  PartitionBounds,
+  AppendedPosition,
+} from './event-store.ts';
+export type { Topic, TopicSpec, TopicUpdate } from './topic.ts';
+export { NAME_PATTERN } from './topic.ts';
+export { formatCursor, parseCursor } from './cursor.ts';
+export { SqlEventStore } from './sql/sql-event-store.ts';
+export { NatsEventStore } from './nats/nats-event-store.ts';
+export type { NatsEventStoreOptions } from './nats/nats-event-store.ts';
+export { parseCloudEvents, CLOUDEVENTS_CONTENT_TYPES } from './cloudevents.ts';

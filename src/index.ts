@@ -1,0 +1,28 @@
+/**
+ * AIOS public API. Everything a program embedding AIOS may use is exported here; the rest of
+ * `src/` is internal.
+ */
+export { createAios } from './runtime/index.ts';
+export type { Aios, CreateAiosOptions } from './runtime/index.ts';
+export { AiosError, isAiosError, ERROR_CODES, ManualClock, systemClock, loadConfig, CONFIG_OPTIONS } from './core/index.ts';
+export type { AiosConfig, Clock, ErrorCode } from './core/index.ts';
+export { createDatabase, migrate } from './storage/index.ts';
+export type { Database } from './storage/index.ts';
+export { EventLog, SqlEventStore, NatsEventStore, formatCursor, parseCursor } from './events/index.ts';
+export type {
+  EventInput,
+  StoredEvent,
+  Topic,
+  TopicSpec,
+  TopicUpdate,
+  AppendResult,
+  AcceptedItem,
+  ReadQuery,
+  ReadResult,
+  TailOptions,
+  ConsumerHandle,
+  ConsumerOptions,
+  GroupState,
+  ResetTarget,
+  EventStore,
+} from './events/index.ts';

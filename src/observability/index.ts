@@ -1,0 +1,2 @@
+export { createMetricsRegistry } from './metrics.ts';
+export type { Registry } from 'prom-client';

@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import { createLogger, loadConfig, systemClock, type AiosConfig, type Clock, type ConfigInput, type Logger } from '../core/index.ts';
+import { createDatabase, migrate, type Database } from '../storage/index.ts';
+import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../events/index.ts';
+import { createMetricsRegistry } from '../observability/index.ts';
+import { buildServer, type App } from '../server/index.ts';
+
+export interface CreateAiosOptions {
+  /** Options not given here come from the environment (AIOS_*), the config file, then defaults. */
+  readonly config?: ConfigInput | AiosConfig;
+  readonly env?: Record<string, string | undefined>;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/** A running AIOS: its stores, capabilities and HTTP API. */
+export interface Aios {
+  readonly config: AiosConfig;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly events: EventLog;
+  readonly metrics: Registry;
+  /** The HTTP API; `http.inject()` drives it without a socket. */
+  readonly http: App;
+  /** True once migrations and recovery are done. */
+  readonly ready: boolean;
+  /** The address the API listens on, once started with `listen`. */
+  readonly url: string | undefined;
+  /** Migrates and recovers; with `listen`, serves HTTP first so /healthz answers during start-up. */
+  start(opts?: { listen?: boolean }): Promise<void>;
+  /** Stops accepting, drains what is in flight, flushes, and closes the stores. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates an AIOS runtime: embedded SQLite by default, PostgreSQL with `databaseUrl`, and the
+ * event log on NATS JetStream with `natsUrl`.
+ *
+ * @example
+ * const aios = await createAios({ config: { dataDir: './.aios' } });
+ * await aios.start();
+ * await aios.events.createTopic('default', { name: 'vibration', keyField: 'turbineId' });
+ * await aios.events.publish('default', 'vibration', [{ data: { turbineId: 't1', rms: 0.4 } }]);
+ * await aios.stop();
+ */
+export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
+  const config = loadConfig(opts.config ?? {}, opts.env ?? process.env);
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const clock = opts.clock ?? systemClock;
+  const database = createDatabase({ url: config.databaseUrl, sqliteFile: join(config.dataDir, 'aios.db') });
+  let store: EventStore;
+  try {
+    store = config.natsUrl ? await NatsEventStore.connect({ url: config.natsUrl, clock, logger }) : new SqlEventStore(database, { clock });
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  const metrics = createMetricsRegistry();
+  const events = new EventLog({
+    database,
+    store,
+    clock,
+    logger,
+    metrics,
+    limits: {
+      maxEventsPerRequest: config.maxEventsPerRequest,
+      maxEventBytes: config.maxEventBytes,
+      appendQueueEvents: config.appendQueueEvents,
+      commitBatchEvents: config.commitBatchEvents,
+    },
+  });
+  let ready = false;
+  let url: string | undefined;
+  let stopping: Promise<void> | undefined;
+  const streams = new Set<AbortController>();
+  const http = await buildServer({ events, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
+
+  return {
+    config,
+    logger,
+    database,
+    events,
+    metrics,
+    http,
+    get ready() {
+      return ready;
+    },
+    get url() {
+      return url;
+    },
+    async start(startOpts = {}) {
+      if (startOpts.listen) {
+        url = await http.listen({ port: config.port, host: config.host });
+      } else {
+        await http.ready();
+      }
+      const m = await migrate(database);
+      if (m.applied.length) logger.info({ applied: m.applied, database: database.location }, 'migrations applied');
+      events.startRetention(config.retentionIntervalMs);
+      ready = true;
+      logger.info({ url, database: database.location, eventLog: store.backend }, 'AIOS is ready');
+    },
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        for (const s of streams) s.abort();
+        // Requests already being handled get half the shutdown budget to finish; then any
+        // connection still open is cut, so a stuck client cannot hold the process.
+        const closing = http.close();
+        let timer: NodeJS.Timeout | undefined;
+        const drained = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.shutdownTimeoutMs / 2)))]);
+        clearTimeout(timer);
+        if (!drained) {
+          logger.warn('connections still open after the drain period; closing them');
+          http.server.closeAllConnections();
+          await closing;
+        }
+        await events.close();
+        await database.close();
+        logger.info('AIOS stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { createAios } from './create-aios.ts';
+export type { Aios, CreateAiosOptions } from './create-aios.ts';

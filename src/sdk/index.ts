@@ -1,0 +1,2 @@
+export { AiosClient, ApiError } from './client.ts';
+export type { ClientOptions, ApiEvent } from './client.ts';

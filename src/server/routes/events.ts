@@ -1,0 +1,164 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Ajv } from 'ajv';
+import { Type } from 'typebox';
+import { AiosError, parseTime } from '../../core/index.ts';
+import { namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { CLOUDEVENTS_BATCH } from '../content-types.ts';
+import { fromCloudEvent } from '../../events/cloudevents.ts';
+import { sendProblem } from '../problem.ts';
+import { EventOut, eventOut, ProblemSchema } from './shared.ts';
+
+const EventInputSchema = Type.Object(
+  {
+    id: Type.Optional(Type.String({ maxLength: 200, description: 'idempotency key; generated (UUIDv7) when absent' })),
+    key: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'partition key; defaults to data[keyField]' })),
+    time: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Integer()], { description: 'event time; defaults to ingestion time' })),
+    data: Type.Unknown({ description: 'must match the topic\'s data contract' }),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  { additionalProperties: false },
+);
+
+const AppendResponse = Type.Object({
+  accepted: Type.Array(Type.Object({ index: Type.Integer(), id: Type.String(), partition: Type.Integer(), offset: Type.Integer(), duplicate: Type.Boolean() })),
+  rejected: Type.Array(Type.Object({ index: Type.Integer(), id: Type.Optional(Type.String()), code: Type.String(), reason: Type.String() })),
+});
+
+const TopicParams = Type.Object({ topic: Type.String({ maxLength: 100 }) });
+
+const paramsAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, allErrors: false, strict: false });
+
+export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
+  return async (plugin) => {
+    const app = plugin as unknown as App;
+    const log = deps.events;
+    // Bodies being received for appends: bounded, so overload answers 429 instead of growing memory.
+    const inflightBudget = 4 * deps.limits.bodyLimitBytes;
+    let inflightBytes = 0;
+
+    app.post(
+      '/topics/:topic/events',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'Append one event, a JSON array, NDJSON, or CloudEvents',
+          description:
+            'Content types: application/json (an event or an array), application/x-ndjson (one event per line), ' +
+            'application/cloudevents+json, application/cloudevents-batch+json, and CloudEvents binary mode (ce-* headers). ' +
+            'Accepted events are durable before the answer. 200 when all were accepted, 207 when some were rejected ' +
+            '(each with index, code and reason), 422 when all were (or, with ?atomic=true, when any was).',
+          params: TopicParams,
+          querystring: Type.Object({ atomic: Type.Optional(Type.Boolean({ default: false })) }),
+          body: Type.Union([EventInputSchema, Type.Array(EventInputSchema)]),
+          response: { 200: AppendResponse, 207: AppendResponse, 400: ProblemSchema, 404: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema, 422: ProblemSchema, 429: ProblemSchema },
+        },
+        // Items are validated one by one by the event log, so that each rejection names its index.
+        validatorCompiler: ({ schema, httpPart }) => (httpPart === 'body' ? () => true : paramsAjv.compile(schema as object)),
+        onRequest: async (req, reply) => {
+          const size = Math.min(Number(req.headers['content-length'] ?? deps.limits.bodyLimitBytes) || deps.limits.bodyLimitBytes, deps.limits.bodyLimitBytes);
+          if (inflightBytes + size > inflightBudget) {
+            return sendProblem(reply, new AiosError('AIOS_OVERLOADED', 'too many append bodies in flight; retry shortly', { extra: { retryAfterSeconds: 1 } }), req);
+          }
+          inflightBytes += size;
+          (req as { aiosInflight?: number }).aiosInflight = size;
+        },
+        onResponse: async (req) => {
+          inflightBytes -= (req as { aiosInflight?: number }).aiosInflight ?? 0;
+        },
+      },
+      async (req, reply) => {
+        let body: unknown = req.body;
+        if (req.headers['ce-specversion'] !== undefined && !Array.isArray(body)) {
+          const attrs: Record<string, unknown> = { data: body };
+          for (const [h, v] of Object.entries(req.headers)) if (h.startsWith('ce-') && typeof v === 'string') attrs[h.slice(3)] = v;
+          body = [fromCloudEvent(attrs)];
+        }
+        if (body === undefined || body === null || typeof body !== 'object') {
+          throw new AiosError('AIOS_BAD_REQUEST', 'the body must be an event object or an array of events');
+        }
+        const items = Array.isArray(body) ? body : [body];
+        if (items.length === 0) throw new AiosError('AIOS_BAD_REQUEST', 'the body holds no events');
+        const single = !Array.isArray(req.body) && !(body as { [CLOUDEVENTS_BATCH]?: boolean })[CLOUDEVENTS_BATCH] && items.length === 1;
+        const result = await log.append(namespaceOf(req), req.params.topic, items, { atomic: req.query.atomic || single });
+        return reply.code(result.rejected.length ? 207 : 200).send(result);
+      },
+    );
+
+    app.get(
+      '/topics/:topic/events',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'Read events by partition and offset range, or from a time; page with `after`',
+          params: TopicParams,
+          querystring: Type.Object({
+            partition: Type.Optional(Type.Integer({ minimum: 0 })),
+            fromOffset: Type.Optional(Type.Integer({ minimum: 0 })),
+            toOffset: Type.Optional(Type.Integer({ minimum: 0, description: 'exclusive' })),
+            fromTime: Type.Optional(Type.String({ description: 'RFC 3339; events ingested at or after it' })),
+            after: Type.Optional(Type.String({ maxLength: 8000, description: 'the `next` cursor of the previous page' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+          }),
+          response: { 200: Type.Object({ events: Type.Array(EventOut), next: Type.String() }), 400: ProblemSchema, 404: ProblemSchema },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        let fromTime: number | undefined;
+        if (q.fromTime !== undefined) {
+          fromTime = parseTime(q.fromTime);
+          if (fromTime === undefined) throw new AiosError('AIOS_VALIDATION', 'fromTime must be an RFC 3339 timestamp', { errors: [{ path: '/querystring/fromTime', message: 'must be RFC 3339' }] });
+        }
+        const r = await log.read(namespaceOf(req), req.params.topic, { partition: q.partition, fromOffset: q.fromOffset, toOffset: q.toOffset, fromTime, after: q.after, limit: q.limit });
+        return { events: r.events.map(eventOut), next: r.next };
+      },
+    );
+
+    app.get(
+      '/topics/:topic/stream',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'Live tail over Server-Sent Events; resumes from Last-Event-ID',
+          description: 'Each SSE message has `event: event`, `data` the event JSON, and `id` a cursor (partition:offset,...) to resume from.',
+          params: TopicParams,
+          querystring: Type.Object({
+            from: Type.Optional(Type.String({ maxLength: 8000, description: 'earliest, latest (default) or a cursor' })),
+            partition: Type.Optional(Type.Integer({ minimum: 0 })),
+          }),
+        },
+      },
+      async (req, reply) => {
+        const ns = namespaceOf(req);
+        const lastId = req.headers['last-event-id'];
+        const from = typeof lastId === 'string' && lastId ? lastId : req.query.from;
+        await log.getTopic(ns, req.params.topic); // 404 before the stream starts
+        const ac = new AbortController();
+        deps.streams.add(ac);
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.write(': connected\n\n');
+        const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+        req.raw.on('close', () => ac.abort());
+        try {
+          for await (const { event, cursor } of log.tail(ns, req.params.topic, { from, partition: req.query.partition, signal: ac.signal })) {
+            if (!res.write(`id: ${cursor}\nevent: event\ndata: ${JSON.stringify(eventOut(event))}\n\n`)) {
+              await new Promise<void>((r) => {
+                const done = () => { res.off('drain', done); res.off('close', done); r(); };
+                res.once('drain', done);
+                res.once('close', done);
+              });
+            }
+          }
+        } catch (e) {
+          if (!ac.signal.aborted) res.write(`event: error\ndata: ${JSON.stringify({ code: (e as AiosError).code ?? 'AIOS_INTERNAL', detail: (e as Error).message })}\n\n`);
+        } finally {
+          clearInterval(heartbeat);
+          deps.streams.delete(ac);
+          res.end();
+        }
+      },
+    );
+  };
+}

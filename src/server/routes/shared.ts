@@ -1,0 +1,32 @@
+import { Type } from 'typebox';
+import { toRfc3339 } from '../../core/index.ts';
+import type { StoredEvent } from '../../events/index.ts';
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+    instance: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  },
+  { additionalProperties: true, description: 'RFC 9457 problem details (application/problem+json)' },
+);
+
+export const EventOut = Type.Object({
+  topic: Type.String(),
+  partition: Type.Integer(),
+  offset: Type.Integer(),
+  id: Type.String(),
+  key: Type.Union([Type.String(), Type.Null()]),
+  time: Type.String({ format: 'date-time' }),
+  ingestedAt: Type.String({ format: 'date-time' }),
+  data: Type.Unknown(),
+  headers: Type.Record(Type.String(), Type.String()),
+});
+
+export function eventOut(e: StoredEvent) {
+  return { ...e, time: toRfc3339(e.time), ingestedAt: toRfc3339(e.ingestedAt) };
+}
