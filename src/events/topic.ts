@@ -102,6 +102,10 @@ export function checkUpdate(update: TopicUpdate): void {
 export function keyFromData(data: unknown, keyField: string | null): string | null {
   if (!keyField) return null;
   let v: unknown = data;
+  if (!keyField.includes('.')) {
+    v = data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[keyField] : undefined;
+    return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
+  }
   for (const part of keyField.split('.')) {
     if (v === null || typeof v !== 'object') return null;
     v = (v as Record<string, unknown>)[part];

@@ -56,6 +56,8 @@ function createSqlite(file: string): Database {
   // FULL syncs the WAL on every commit, which is what "acknowledged means on disk" needs.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
+  // 64 MiB of page cache keeps the id and offset indexes' hot pages in memory under heavy appends.
+  sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
   return {

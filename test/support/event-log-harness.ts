@@ -79,7 +79,7 @@ async function natsBackend(): Promise<Backend> {
     async cleanup() {
       if (available) {
         const store = await NatsEventStore.connect({ url: NATS_URL });
-        await store.dropNamespace(ns);
+        for (const n of [ns, `${ns}x`]) await store.dropNamespace(n);
         await store.close();
       }
       rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { AiosError } from '../../core/index.ts';
 import type { ConsumerHandle } from '../event-store.ts';
 import type { StoredEvent } from '../event.ts';
 import type { Topic } from '../topic.ts';
-import { AiosError } from '../../core/index.ts';
 import { translate } from './nats-errors.ts';
 import { streamSeqOfReply, toStoredEvent } from './nats-names.ts';
 import type { Pipeline } from './nats-publish.ts';
@@ -91,7 +91,8 @@ export class NatsConsumer implements ConsumerHandle {
     } catch (err) {
       throw translate(err, 'committing a consumer group');
     }
-    // What was not acked is delivered again after ack_wait: at-least-once holds either way.
+    // What was not acked is delivered again after ack_wait: at-least-once holds either way. An
+    // ack answered "no responders" went to a durable deleted meanwhile (a reset): nothing to ack.
     const failed = answers.find((a) => a === 'timeout' || a === 'closed');
     if (failed) throw new AiosError('AIOS_UNAVAILABLE', `NATS did not confirm a consumer group commit (${failed}); the events will be delivered again`);
   }
