@@ -31,20 +31,14 @@ export function registerContentTypes(app: FastifyInstance): void {
       done(e as Error, undefined);
     }
   });
-  app.addContentTypeParser('application/cloudevents+json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      const events = parseCloudEvents(parseJson(body as string, 'the CloudEvent'), false);
-      done(null, Object.assign(events, { [CLOUDEVENTS_BATCH]: true }));
-    } catch (e) {
-      done(e as Error, undefined);
-    }
-  });
-  app.addContentTypeParser('application/cloudevents-batch+json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      const events = parseCloudEvents(parseJson(body as string, 'the CloudEvents batch'), true);
-      done(null, Object.assign(events, { [CLOUDEVENTS_BATCH]: true }));
-    } catch (e) {
-      done(e as Error, undefined);
-    }
-  });
+  for (const [type, batch] of [['application/cloudevents+json', false], ['application/cloudevents-batch+json', true]] as const) {
+    app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        const events = parseCloudEvents(parseJson(body as string, batch ? 'the CloudEvents batch' : 'the CloudEvent'), batch);
+        done(null, Object.assign(events, { [CLOUDEVENTS_BATCH]: true }));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
+  }
 }
