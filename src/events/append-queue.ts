@@ -75,12 +75,28 @@ export class AppendQueue {
         take.forEach((e, i) => e.resolve(results[i]));
         this.#o.onFlush?.(events, take.length, (performance.now() - started) / 1000);
       } catch (err) {
-        for (const e of take) e.reject(err);
+        if (take.length === 1) take[0].reject(err);
+        else await this.#isolate(take);
       } finally {
         this.#pending -= events;
       }
     }
     this.#writing = null;
+  }
+
+  /**
+   * The shared transaction failed and rolled back. Write each request alone, so one bad request
+   * (say, for a topic deleted meanwhile) fails by itself instead of failing its neighbours.
+   * Safe to repeat: ids are idempotency keys, and nothing of the failed transaction was kept.
+   */
+  async #isolate(entries: Entry[]): Promise<void> {
+    for (const e of entries) {
+      try {
+        e.resolve((await this.#o.write([e.batch]))[0]);
+      } catch (err) {
+        e.reject(err);
+      }
+    }
   }
 
   /** Stops taking appends and waits until everything accepted is written. */
