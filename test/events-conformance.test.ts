@@ -149,6 +149,27 @@ for (const backend of backends) {
       expect(await o.log.listGroups(ns, 'grp')).toContain('workers');
     });
 
+    it('splits the work between the members of a group: each event to one member', async () => {
+      await o.log.createTopic(ns, { name: 'shared-work', partitions: 4 });
+      await o.log.append(ns, 'shared-work', Array.from({ length: 40 }, (_, i) => ({ id: `w${i}`, data: i })));
+      const members = [await o.log.consumer(ns, 'shared-work', 'pool', { ackWaitMs: 600 }), await o.log.consumer(ns, 'shared-work', 'pool', { ackWaitMs: 600 })];
+      const got: string[][] = [[], []];
+      for (let round = 0; round < 200 && got[0].length + got[1].length < 40; round++) {
+        for (let m = 0; m < 2; m++) {
+          const events = await members[m].fetch({ max: 1, waitMs: 50 });
+          got[m].push(...events.map((e) => e.id));
+          await members[m].commit();
+        }
+        if (round > 2) await new Promise((r) => setTimeout(r, 20));
+      }
+      await Promise.all(members.map((c) => c.close()));
+      const all = [...got[0], ...got[1]];
+      expect(all.sort()).toEqual(Array.from({ length: 40 }, (_, i) => `w${i}`).sort());
+      expect(got[0].length).toBeGreaterThan(0);
+      expect(got[1].length).toBeGreaterThan(0);
+      expect((await o.log.groupState(ns, 'shared-work', 'pool')).lag).toBe(0);
+    });
+
     it('reports lag and replays from earliest, latest and a time', async () => {
       await o.log.createTopic(ns, { name: 'replay' });
       await o.log.append(ns, 'replay', Array.from({ length: 5 }, (_, i) => ({ id: `r${i}`, data: i })));

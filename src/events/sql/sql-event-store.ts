@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
-import { AiosError, systemClock, type Clock } from '../../core/index.ts';
+import { AiosError, systemClock, uuidv7, type Clock } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
 import type {
   AppendBatch,
@@ -17,6 +17,7 @@ import type { Topic } from '../topic.ts';
 import { createSqliteAppender } from './sqlite-append.ts';
 import { appendPostgres } from './postgres-append.ts';
 import { SqlConsumer } from './sql-consumer.ts';
+import { GroupLeases } from './group-leases.ts';
 
 interface EventRow {
   partition: number;
@@ -58,7 +59,7 @@ export class SqlEventStore implements EventStore {
 
   async dropTopic(topic: Topic): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
-      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets']) {
+      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets', 'aios_group_leases', 'aios_group_members']) {
         await trx.deleteFrom(t).where('topic_id', '=', topic.topicId).execute();
       }
     });
@@ -182,10 +183,12 @@ export class SqlEventStore implements EventStore {
   }
 
   async consumer(topic: Topic, group: string, opts: ConsumerOptions = {}): Promise<ConsumerHandle> {
+    const ackWaitMs = opts.ackWaitMs ?? 30_000;
     return new SqlConsumer({
       topic,
       clock: this.#clock,
-      ackWaitMs: opts.ackWaitMs ?? 30_000,
+      ackWaitMs,
+      leases: new GroupLeases(this.#db, topic, group, uuidv7(), ackWaitMs),
       loadCommitted: () => this.#committed(topic, group),
       saveCommitted: (o) => this.#saveCommitted(topic, group, o),
       bounds: () => this.bounds(topic),
