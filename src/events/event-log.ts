@@ -243,7 +243,7 @@ export class EventLog {
     });
     this.#metrics?.rejected(topic, rejected.length);
     if (rejected.length && (opts.atomic || prepared.length === 0)) {
-      const code = rejected.every((r) => r.code === 'AIOS_EVENTS_SCHEMA_VIOLATION') && inputs.length === 1 ? 'AIOS_EVENTS_SCHEMA_VIOLATION' : inputs.length === 1 ? rejected[0].code : 'AIOS_EVENTS_BATCH_REJECTED';
+      const code = inputs.length === 1 ? rejected[0].code : 'AIOS_EVENTS_BATCH_REJECTED';
       const detail = inputs.length === 1 ? `event rejected: ${rejected[0].reason}` : `${rejected.length} of ${inputs.length} events rejected; nothing was appended`;
       throw new AiosError(code, detail, { errors: rejected.map((r) => ({ path: `/${r.index}`, message: `${r.code}: ${r.reason}` })), extra: { rejected } });
     }

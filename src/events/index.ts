@@ -17,4 +17,4 @@ export { formatCursor, parseCursor } from './cursor.ts';
 export { SqlEventStore } from './sql/sql-event-store.ts';
 export { NatsEventStore } from './nats/nats-event-store.ts';
 export type { NatsEventStoreOptions } from './nats/nats-event-store.ts';
-export { parseCloudEvents, CLOUDEVENTS_CONTENT_TYPES } from './cloudevents.ts';
+export { parseCloudEvents, fromCloudEvent, CLOUDEVENTS_CONTENT_TYPES } from './cloudevents.ts';

@@ -2,11 +2,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import { AiosError, parseTime } from '../../core/index.ts';
+import { fromCloudEvent } from '../../events/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { CLOUDEVENTS_BATCH } from '../content-types.ts';
-import { fromCloudEvent } from '../../events/cloudevents.ts';
 import { sendProblem } from '../problem.ts';
-import { EventOut, eventOut, ProblemSchema } from './shared.ts';
+import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 
 const EventInputSchema = Type.Object(
   {
@@ -23,8 +23,6 @@ const AppendResponse = Type.Object({
   accepted: Type.Array(Type.Object({ index: Type.Integer(), id: Type.String(), partition: Type.Integer(), offset: Type.Integer(), duplicate: Type.Boolean() })),
   rejected: Type.Array(Type.Object({ index: Type.Integer(), id: Type.Optional(Type.String()), code: Type.String(), reason: Type.String() })),
 });
-
-const TopicParams = Type.Object({ topic: Type.String({ maxLength: 100 }) });
 
 const paramsAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, allErrors: false, strict: false });
 

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { AiosError, parseTime } from '../../core/index.ts';
 import type { ResetTarget } from '../../events/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { EventOut, eventOut, ProblemSchema } from './shared.ts';
+import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 
 const GroupParams = Type.Object({ topic: Type.String({ maxLength: 100 }), group: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,99}$' }) });
 const Position = Type.Object({ partition: Type.Integer({ minimum: 0 }), offset: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
@@ -25,7 +25,7 @@ export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: {
           tags: ['groups'],
           summary: 'Consumer groups of a topic, with their lag',
-          params: Type.Object({ topic: Type.String({ maxLength: 100 }) }),
+          params: TopicParams,
           response: { 200: Type.Object({ groups: Type.Array(GroupStateOut) }), 404: ProblemSchema },
         },
       },

@@ -15,6 +15,9 @@ export const ProblemSchema = Type.Object(
   { additionalProperties: true, description: 'RFC 9457 problem details (application/problem+json)' },
 );
 
+/** `:topic` in every route under /topics/{topic}. */
+export const TopicParams = Type.Object({ topic: Type.String({ maxLength: 100 }) });
+
 export const EventOut = Type.Object({
   topic: Type.String(),
   partition: Type.Integer(),

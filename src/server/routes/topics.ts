@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
 import type { Topic } from '../../events/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { ProblemSchema, TopicParams } from './shared.ts';
 
 const Retention = Type.Object(
   {
@@ -62,8 +62,6 @@ export function topicOut(t: Topic) {
     updatedAt: toRfc3339(t.updatedAt),
   };
 }
-
-const TopicParams = Type.Object({ topic: Type.String({ maxLength: 100 }) });
 
 export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (plugin) => {
