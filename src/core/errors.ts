@@ -35,6 +35,16 @@ export const ERROR_CODES = {
   AIOS_EVENTS_BATCH_REJECTED: { status: 422, title: 'Every event in the request was rejected' },
   AIOS_EVENTS_BATCH_TOO_LARGE: { status: 413, title: 'The request holds more events than allowed' },
   AIOS_EVENTS_INVALID_POSITION: { status: 400, title: 'The offset, partition or time is out of range' },
+  AIOS_AUTH_UNAUTHENTICATED: { status: 401, title: 'No valid credentials were given' },
+  AIOS_AUTH_FORBIDDEN: { status: 403, title: 'The principal is not allowed to do this' },
+  AIOS_AUTH_RATE_LIMITED: { status: 429, title: 'Too many requests from this principal or namespace; retry after the given delay', retryable: true },
+  AIOS_AUTH_KEY_INVALID: { status: 400, title: 'The API key request is invalid' },
+  AIOS_POLICY_INVALID: { status: 400, title: 'The policy set does not parse or does not validate against the Cedar schema' },
+  AIOS_AUDIT_APPEND_ONLY: { status: 409, title: 'Audit records are never updated or deleted' },
+  AIOS_SECRETS_NOT_FOUND: { status: 404, title: 'No such secret' },
+  AIOS_SECRETS_INVALID: { status: 400, title: 'The secret name or value is invalid' },
+  AIOS_SECRETS_MASTER_KEY: { status: 500, title: 'The master key is missing, malformed, or does not unwrap the data keys' },
+  AIOS_LINEAGE_NOT_FOUND: { status: 404, title: 'No lineage is recorded under this id' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
