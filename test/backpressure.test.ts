@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Aios } from '../src/index.ts';
-import { startTestAios } from './support/runtime.ts';
+import { startTestAios, type TestAios } from './support/runtime.ts';
 
 /**
  * Overload: many producers against a small append queue. Every request is answered either
@@ -10,9 +10,10 @@ import { startTestAios } from './support/runtime.ts';
 const CAPACITY = 2_000;
 let aios: Aios;
 let cleanup: () => Promise<void>;
+let api: TestAios['api'];
 
 beforeAll(async () => {
-  ({ aios, cleanup } = await startTestAios({ appendQueueEvents: CAPACITY, commitBatchEvents: 1_000 }));
+  ({ aios, api, cleanup } = await startTestAios({ appendQueueEvents: CAPACITY, commitBatchEvents: 1_000 }));
   await aios.events.createTopic('default', { name: 'flood', partitions: 4, keyField: 'k' });
 });
 afterAll(() => cleanup());
@@ -31,7 +32,7 @@ describe('backpressure', () => {
     const producer = async () => {
       while (Date.now() < deadline) {
         const batch = Array.from({ length: 200 }, () => ({ data: { k: `k${n % 13}`, n: n++, pad: 'x'.repeat(200) } }));
-        const r = await aios.http.inject({ method: 'POST', url: '/api/v1/topics/flood/events', payload: batch });
+        const r = await api({ method: 'POST', url: '/api/v1/topics/flood/events', payload: batch });
         if (r.statusCode === 200) {
           ok++;
           acceptedEvents += r.json().accepted.length;

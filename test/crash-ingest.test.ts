@@ -19,7 +19,7 @@ const PRODUCERS = 4;
 async function crashRun(startArgs: string[], env: Record<string, string>, kills: number) {
   const acked = new Set<string>();
   let proc: AiosProcess = await startAiosProcess(startArgs, env);
-  const create = await fetch(`${proc.url}/api/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'crash', partitions: 3, keyField: 'k' }) });
+  const create = await fetch(`${proc.url}/api/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json', ...proc.auth }, body: JSON.stringify({ name: 'crash', partitions: 3, keyField: 'k' }) });
   expect([200, 201]).toContain(create.status);
   let stop = false;
   let alive = true;
@@ -40,7 +40,7 @@ async function crashRun(startArgs: string[], env: Record<string, string>, kills:
         continue;
       }
       try {
-        const r = await fetch(`${proc.url}/api/v1/topics/crash/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pending) });
+        const r = await fetch(`${proc.url}/api/v1/topics/crash/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...proc.auth }, body: JSON.stringify(pending) });
         if (r.status === 200) {
           const body = (await r.json()) as { accepted: { id: string }[] };
           for (const a of body.accepted) acked.add(a.id);

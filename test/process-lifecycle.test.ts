@@ -34,12 +34,12 @@ describe('the aios process', () => {
   it('on SIGTERM finishes the appends in flight, keeps every acknowledged event, and exits 0', async () => {
     const dataDir = tempDir();
     const p = await startAiosProcess(['--data-dir', dataDir], { AIOS_LOG_LEVEL: 'debug' });
-    await fetch(`${p.url}/api/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'drain' }) });
+    await fetch(`${p.url}/api/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json', ...p.auth }, body: JSON.stringify({ name: 'drain' }) });
     const acked: string[] = [];
     const sends = Array.from({ length: 30 }, (_, i) =>
       fetch(`${p.url}/api/v1/topics/drain/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...p.auth },
         body: JSON.stringify(Array.from({ length: 500 }, (_, j) => ({ id: `r${i}-${j}`, data: { i, j } }))),
       }).then(
         async (r) => {

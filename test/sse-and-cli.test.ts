@@ -10,17 +10,21 @@ const run = promisify(execFile);
 let aios: Aios;
 let cleanup: () => Promise<void>;
 let url: string;
+let dataDir: string;
+let auth: Record<string, string>;
 
 beforeAll(async () => {
   const port = await freePort();
-  ({ aios, cleanup } = await startTestAios({ port }, { listen: true }));
+  let adminKey: string;
+  ({ aios, cleanup, dataDir, adminKey } = await startTestAios({ port }, { listen: true }));
   url = aios.url!;
+  auth = { authorization: `Bearer ${adminKey}` };
 });
 afterAll(() => cleanup());
 
 describe('live tail over Server-Sent Events', () => {
   it('streams appends and resumes from Last-Event-ID', async () => {
-    const client = new AiosClient({ url });
+    const client = new AiosClient({ url, token: auth.authorization.slice(7) });
     await client.createTopic({ name: 'sse', partitions: 2 });
     await client.publish('sse', [{ id: 's0', data: 0 }]);
     const ac = new AbortController();
@@ -38,7 +42,7 @@ describe('live tail over Server-Sent Events', () => {
     expect(seen.map((s) => s.id).sort()).toEqual(['s0', 's1', 's2', 's3']);
 
     // Reconnect as a browser EventSource would, with Last-Event-ID: only what came after.
-    const res = await fetch(`${url}/api/v1/topics/sse/stream`, { headers: { 'last-event-id': seen[1].cursor } });
+    const res = await fetch(`${url}/api/v1/topics/sse/stream`, { headers: { 'last-event-id': seen[1].cursor, ...auth } });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
     let text = '';
@@ -50,14 +54,15 @@ describe('live tail over Server-Sent Events', () => {
   });
 
   it('answers an unknown topic with a 404 problem before streaming', async () => {
-    const r = await fetch(`${url}/api/v1/topics/none/stream`);
+    const r = await fetch(`${url}/api/v1/topics/none/stream`, { headers: auth });
     expect(r.status).toBe(404);
     expect((await r.json()).code).toBe('AIOS_EVENTS_TOPIC_NOT_FOUND');
   });
 });
 
 describe('the aios CLI', () => {
-  const cli = (...args: string[]) => run(process.execPath, [AIOS_BIN, ...args, '--url', url], { timeout: 20_000 });
+  // The CLI reads the admin key from <data-dir>/admin.key by default, as a newcomer's would.
+  const cli = (...args: string[]) => run(process.execPath, [AIOS_BIN, ...args, '--url', url], { timeout: 20_000, env: { ...process.env, AIOS_DATA_DIR: dataDir } });
 
   it('creates a topic, publishes and tails', async () => {
     const created = await cli('topics', 'create', 'cli-topic', '--partitions', '2', '--key-field', 'unit', '--schema', '{"type":"object","required":["unit"]}');

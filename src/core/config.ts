@@ -31,6 +31,18 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'appendQueueEvents', flag: 'append-queue-events', env: 'AIOS_APPEND_QUEUE_EVENTS', kind: 'int', default: 200_000, description: 'bound of the group-commit queue; a full queue answers 429' },
   { key: 'commitBatchEvents', flag: 'commit-batch-events', env: 'AIOS_COMMIT_BATCH_EVENTS', kind: 'int', default: 10_000, description: 'most events written in one group-commit transaction' },
   { key: 'retentionIntervalMs', flag: 'retention-interval-ms', env: 'AIOS_RETENTION_INTERVAL_MS', kind: 'int', default: 60_000, description: 'how often retention runs in the background' },
+  { key: 'oidcIssuer', flag: 'oidc-issuer', env: 'AIOS_OIDC_ISSUER', kind: 'url', description: 'accept OIDC bearer tokens from this issuer (its `iss`); needs the JWKS URL and audience' },
+  { key: 'oidcJwksUrl', flag: 'oidc-jwks-url', env: 'AIOS_OIDC_JWKS_URL', kind: 'url', description: 'the issuer\'s JWKS URL, e.g. https://idp/.well-known/jwks.json' },
+  { key: 'oidcAudience', flag: 'oidc-audience', env: 'AIOS_OIDC_AUDIENCE', kind: 'string', description: 'required `aud` of OIDC tokens' },
+  { key: 'oidcAlgorithms', flag: 'oidc-algorithms', env: 'AIOS_OIDC_ALGORITHMS', kind: 'string', default: 'RS256,ES256', description: 'accepted JWT signing algorithms, comma-separated' },
+  { key: 'oidcClockSkewSeconds', flag: 'oidc-clock-skew-seconds', env: 'AIOS_OIDC_CLOCK_SKEW_SECONDS', kind: 'int', default: 30, description: 'allowed clock skew for `exp`/`nbf`' },
+  { key: 'oidcRolesClaim', flag: 'oidc-roles-claim', env: 'AIOS_OIDC_ROLES_CLAIM', kind: 'string', default: 'roles', description: 'dotted path of the claim holding roles or groups' },
+  { key: 'oidcNamespaceClaim', flag: 'oidc-namespace-claim', env: 'AIOS_OIDC_NAMESPACE_CLAIM', kind: 'string', default: 'aios_namespace', description: 'claim naming the principal\'s namespace (default namespace when absent)' },
+  { key: 'oidcRoleMap', flag: 'oidc-role-map', env: 'AIOS_OIDC_ROLE_MAP', kind: 'string', default: '{}', description: 'JSON object mapping IdP roles/groups to AIOS roles, e.g. {"plant-eng":"engineer"}' },
+  { key: 'rateLimitPrincipal', flag: 'rate-limit-principal', env: 'AIOS_RATE_LIMIT_PRINCIPAL', kind: 'int', default: 5000, description: 'requests per second per principal (0: no limit); 429 above' },
+  { key: 'rateLimitNamespace', flag: 'rate-limit-namespace', env: 'AIOS_RATE_LIMIT_NAMESPACE', kind: 'int', default: 20000, description: 'requests per second per namespace (0: no limit); 429 above' },
+  { key: 'auditCheckpointEvery', flag: 'audit-checkpoint-every', env: 'AIOS_AUDIT_CHECKPOINT_EVERY', kind: 'int', default: 1000, description: 'sign an audit checkpoint every this many records' },
+  { key: 'auditCheckpointIntervalMs', flag: 'audit-checkpoint-interval-ms', env: 'AIOS_AUDIT_CHECKPOINT_INTERVAL_MS', kind: 'int', default: 60_000, description: 'and at least this often while records are written' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'AIOS_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 15_000, description: 'longest graceful drain on SIGTERM before giving up' },
 ];
 
@@ -48,6 +60,18 @@ export interface AiosConfig {
   readonly commitBatchEvents: number;
   readonly retentionIntervalMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly oidcIssuer?: string;
+  readonly oidcJwksUrl?: string;
+  readonly oidcAudience?: string;
+  readonly oidcAlgorithms: string;
+  readonly oidcClockSkewSeconds: number;
+  readonly oidcRolesClaim: string;
+  readonly oidcNamespaceClaim: string;
+  readonly oidcRoleMap: string;
+  readonly rateLimitPrincipal: number;
+  readonly rateLimitNamespace: number;
+  readonly auditCheckpointEvery: number;
+  readonly auditCheckpointIntervalMs: number;
 }
 
 export type ConfigInput = Partial<Record<keyof AiosConfig, string | number | undefined>>;

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { createLogger, loadConfig, systemClock, type AiosConfig, type Clock, type ConfigInput, type Logger } from '../core/index.ts';
 import { createDatabase, migrate, type Database } from '../storage/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../events/index.ts';
+import { createGovernance, type Governance } from '../governance/index.ts';
 import { createMetricsRegistry } from '../observability/index.ts';
 import { buildServer, type App } from '../server/index.ts';
 
@@ -12,6 +13,11 @@ export interface CreateAiosOptions {
   readonly env?: Record<string, string | undefined>;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /**
+   * Serve the API without authentication or authorization. Only for measuring what they cost
+   * (`npm run bench -- authz`); never for a deployment.
+   */
+  readonly unsafeDisableAuth?: boolean;
 }
 
 /** A running AIOS: its stores, capabilities and HTTP API. */
@@ -20,6 +26,8 @@ export interface Aios {
   readonly logger: Logger;
   readonly database: Database;
   readonly events: EventLog;
+  /** Identities, policies, audit trail, lineage and secrets. */
+  readonly governance: Governance;
   readonly metrics: Registry;
   /** The HTTP API; `http.inject()` drives it without a socket. */
   readonly http: App;
@@ -57,6 +65,14 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     throw e;
   }
   const metrics = createMetricsRegistry();
+  let governance: Governance;
+  try {
+    governance = createGovernance({ config, env: opts.env ?? process.env, database, clock, logger });
+  } catch (e) {
+    await store.close();
+    await database.close();
+    throw e;
+  }
   const events = new EventLog({
     database,
     store,
@@ -74,13 +90,14 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
   let url: string | undefined;
   let stopping: Promise<void> | undefined;
   const streams = new Set<AbortController>();
-  const http = await buildServer({ events, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
+  const http = await buildServer({ events, governance, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
 
   return {
     config,
     logger,
     database,
     events,
+    governance,
     metrics,
     http,
     get ready() {
@@ -97,6 +114,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       }
       const m = await migrate(database);
       if (m.applied.length) logger.info({ applied: m.applied, database: database.location }, 'migrations applied');
+      await governance.start();
       events.startRetention(config.retentionIntervalMs);
       ready = true;
       logger.info({ url, database: database.location, eventLog: store.backend }, 'AIOS is ready');
@@ -117,6 +135,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
           await closing;
         }
         await events.close();
+        await governance.close();
         await database.close();
         logger.info('AIOS stopped');
       })();

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -6,15 +6,25 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Registry } from 'prom-client';
 import { AiosError, uuidv7, type Logger } from '../core/index.ts';
 import type { EventLog } from '../events/index.ts';
+import type { Governance } from '../governance/index.ts';
+import { createGuard, isPublicPath } from './guard.ts';
 import { registerContentTypes } from './content-types.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { topicRoutes } from './routes/topics.ts';
 import { eventRoutes } from './routes/events.ts';
 import { groupRoutes } from './routes/groups.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { policyRoutes } from './routes/policies.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { lineageRoutes } from './routes/lineage.ts';
+import { secretRoutes } from './routes/secrets.ts';
 
 export interface ServerDeps {
   readonly events: EventLog;
+  readonly governance: Governance;
+  /** False only where a benchmark measures the API without authentication and authorization. */
+  readonly authEnabled: boolean;
   readonly metrics: Registry;
   readonly logger: Logger;
   readonly limits: { readonly bodyLimitBytes: number };
@@ -27,13 +37,7 @@ export interface ServerDeps {
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export const API_PREFIX = '/api/v1';
-export const NAMESPACE_HEADER = 'x-aios-namespace';
-
-/** The namespace of a request. Authentication (a later capability) will derive it from the principal. */
-export function namespaceOf(req: FastifyRequest): string {
-  const h = req.headers[NAMESPACE_HEADER];
-  return typeof h === 'string' && h.length ? h : 'default';
-}
+export { NAMESPACE_HEADER, LINEAGE_HEADER, namespaceOf } from './guard.ts';
 
 /** Builds the HTTP API. Tests drive it with `app.inject()`; `aios start` listens on a port. */
 export async function buildServer(deps: ServerDeps): Promise<App> {
@@ -49,6 +53,13 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => sendProblem(reply, new AiosError('AIOS_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), req));
   registerContentTypes(app);
+  // Every route declares its authorization action, or is one of the few open ones; a route
+  // without either fails at start-up, so none can slip through unguarded.
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.action && !isPublicPath(route.url) && !route.url.startsWith('/docs')) {
+      throw new Error(`route ${String(route.method)} ${route.url} declares no authorization action`);
+    }
+  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
@@ -63,15 +74,25 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
       return sendProblem(reply, new AiosError('AIOS_NOT_READY', 'AIOS is starting or shutting down; retry shortly'), req);
     }
   });
+  const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, enabled: deps.authEnabled });
+  app.addHook('onRequest', guard.onRequest);
+  app.addHook('onSend', guard.onSend);
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'AIOS API', version: '0.1.0', description: 'Events, workflows, models, decisions and people: one operating layer.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an AIOS API key (aios_...) or an OIDC access token' } } },
+      security: [{ bearer: [] }],
       tags: [
         { name: 'topics', description: 'Event topics and their data contracts' },
         { name: 'events', description: 'Append, read and tail events' },
         { name: 'groups', description: 'Consumer groups: at-least-once delivery and replay' },
+        { name: 'keys', description: 'API keys: created once, stored as hashes, revocable' },
+        { name: 'policies', description: 'The Cedar policy set: versioned, validated before it is accepted' },
+        { name: 'audit', description: 'The tamper-evident audit trail: query, export, verify' },
+        { name: 'lineage', description: 'Where a result came from and what it led to; OpenLineage export' },
+        { name: 'secrets', description: 'Encrypted secrets: values never listed, every read audited' },
         { name: 'system', description: 'Health, readiness and metrics' },
       ],
     },
@@ -83,5 +104,10 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   await app.register(topicRoutes(deps), { prefix: API_PREFIX });
   await app.register(eventRoutes(deps), { prefix: API_PREFIX });
   await app.register(groupRoutes(deps), { prefix: API_PREFIX });
+  await app.register(keyRoutes(deps), { prefix: API_PREFIX });
+  await app.register(policyRoutes(deps), { prefix: API_PREFIX });
+  await app.register(auditRoutes(deps), { prefix: API_PREFIX });
+  await app.register(lineageRoutes(deps), { prefix: API_PREFIX });
+  await app.register(secretRoutes(deps), { prefix: API_PREFIX });
   return app;
 }

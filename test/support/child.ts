@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -19,6 +21,8 @@ export interface AiosProcess {
   readonly child: ChildProcess;
   readonly url: string;
   readonly output: string[];
+  /** Authorization header with the admin key of the data directory, when there is one. */
+  readonly auth: Record<string, string>;
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<number | string>;
 }
@@ -50,5 +54,9 @@ export async function startAiosProcess(args: string[], env: Record<string, strin
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, url, output, exited };
+  const dirArg = args.indexOf('--data-dir');
+  const dataDir = dirArg >= 0 ? args[dirArg + 1] : (env.AIOS_DATA_DIR ?? process.env.AIOS_DATA_DIR);
+  const keyFile = dataDir ? join(dataDir, 'admin.key') : undefined;
+  const auth: Record<string, string> = keyFile && existsSync(keyFile) ? { authorization: `Bearer ${readFileSync(keyFile, 'utf8').trim()}` } : {};
+  return { child, url, output, exited, auth };
 }

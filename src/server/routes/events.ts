@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import { AiosError, parseTime } from '../../core/index.ts';
 import { fromCloudEvent } from '../../events/index.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { CLOUDEVENTS_BATCH } from '../content-types.ts';
 import { sendProblem } from '../problem.ts';
 import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
@@ -24,6 +24,25 @@ const AppendResponse = Type.Object({
   rejected: Type.Array(Type.Object({ index: Type.Integer(), id: Type.Optional(Type.String()), code: Type.String(), reason: Type.String() })),
 });
 
+/** Events carry the lineage id of the request that brought them in, unless they bring their own. */
+function withLineage(item: unknown, lineageId: string): unknown {
+  if (!item || typeof item !== 'object' || Array.isArray(item)) return item;
+  const headers = (item as { headers?: unknown }).headers;
+  if (headers === undefined) return { ...item, headers: { [LINEAGE_HEADER]: lineageId } };
+  if (headers && typeof headers === 'object' && !Array.isArray(headers) && !(LINEAGE_HEADER in headers)) return { ...item, headers: { ...headers, [LINEAGE_HEADER]: lineageId } };
+  return item;
+}
+
+/** `partition:first-last` per partition, so the lineage node names what the request appended. */
+function positionsSummary(accepted: readonly { partition: number; offset: number }[]): string[] {
+  const ranges = new Map<number, [number, number]>();
+  for (const a of accepted) {
+    const r = ranges.get(a.partition);
+    ranges.set(a.partition, r ? [Math.min(r[0], a.offset), Math.max(r[1], a.offset)] : [a.offset, a.offset]);
+  }
+  return [...ranges].map(([p, [a, b]]) => `${p}:${a}-${b}`);
+}
+
 const paramsAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, allErrors: false, strict: false });
 
 export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
@@ -36,7 +55,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.post(
       '/topics/:topic/events',
-      {
+      { config: { action: 'events:append' },
         schema: {
           tags: ['events'],
           summary: 'Append one event, a JSON array, NDJSON, or CloudEvents',
@@ -77,14 +96,25 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         const items = Array.isArray(body) ? body : [body];
         if (items.length === 0) throw new AiosError('AIOS_BAD_REQUEST', 'the body holds no events');
         const single = !Array.isArray(req.body) && !(body as { [CLOUDEVENTS_BATCH]?: boolean })[CLOUDEVENTS_BATCH] && items.length === 1;
-        const result = await log.append(namespaceOf(req), req.params.topic, items, { atomic: req.query.atomic || single });
+        const ns = namespaceOf(req);
+        const result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single });
+        if (result.accepted.length) {
+          await deps.governance.lineage.record({
+            ns,
+            lineageId: req.lineageId,
+            kind: 'ingest',
+            name: req.params.topic,
+            ref: `topic:${req.params.topic}`,
+            attrs: { accepted: result.accepted.length, rejected: result.rejected.length, positions: positionsSummary(result.accepted) },
+          });
+        }
         return reply.code(result.rejected.length ? 207 : 200).send(result);
       },
     );
 
     app.get(
       '/topics/:topic/events',
-      {
+      { config: { action: 'events:read' },
         schema: {
           tags: ['events'],
           summary: 'Read events by partition and offset range, or from a time; page with `after`',
@@ -114,7 +144,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get(
       '/topics/:topic/stream',
-      {
+      { config: { action: 'events:read' },
         schema: {
           tags: ['events'],
           summary: 'Live tail over Server-Sent Events; resumes from Last-Event-ID',

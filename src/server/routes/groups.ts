@@ -21,7 +21,7 @@ export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get(
       '/topics/:topic/groups',
-      {
+      { config: { action: 'groups:read' },
         schema: {
           tags: ['groups'],
           summary: 'Consumer groups of a topic, with their lag',
@@ -38,13 +38,13 @@ export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get(
       '/topics/:topic/groups/:group',
-      { schema: { tags: ['groups'], summary: 'Committed offsets and lag of a group', params: GroupParams, response: { 200: GroupStateOut, 404: ProblemSchema } } },
+      { config: { action: 'groups:read' }, schema: { tags: ['groups'], summary: 'Committed offsets and lag of a group', params: GroupParams, response: { 200: GroupStateOut, 404: ProblemSchema } } },
       async (req) => log.groupState(namespaceOf(req), req.params.topic, req.params.group),
     );
 
     app.post(
       '/topics/:topic/groups/:group/fetch',
-      {
+      { config: { action: 'groups:consume', audit: false },
         schema: {
           tags: ['groups'],
           summary: 'Fetch the next events for the group (at-least-once: commit them when processed)',
@@ -65,7 +65,7 @@ export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.post(
       '/topics/:topic/groups/:group/commit',
-      {
+      { config: { action: 'groups:consume' },
         schema: {
           tags: ['groups'],
           summary: 'Commit processed events: each position covers its offset and all before it in that partition',
@@ -85,7 +85,7 @@ export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.post(
       '/topics/:topic/groups/:group/reset',
-      {
+      { config: { action: 'groups:reset' },
         schema: {
           tags: ['groups'],
           summary: 'Replay: move the group to earliest, latest, a time, or given offsets',

@@ -10,7 +10,7 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
       { schema: { tags: ['system'], summary: 'Readiness: migrations and recovery are done', response: { 200: Type.Object({ status: Type.String() }), 503: Type.Object({ status: Type.String() }) } } },
       async (_req, reply) => (deps.isReady() ? { status: 'ready' } : reply.code(503).send({ status: 'starting' })),
     );
-    app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+    app.get('/metrics', { config: { action: 'system:metrics', resource: () => ({ type: 'Namespace', id: '*', namespace: '*' }) }, schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
       reply.type(deps.metrics.contentType);
       return deps.metrics.metrics();
     });

@@ -70,7 +70,7 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.post(
       '/topics',
-      {
+      { config: { action: 'topics:create' },
         schema: {
           tags: ['topics'],
           summary: 'Create a topic (idempotent: the same definition again answers 200)',
@@ -86,7 +86,7 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get(
       '/topics',
-      {
+      { config: { action: 'topics:list' },
         schema: {
           tags: ['topics'],
           summary: 'List topics, by name, with a cursor',
@@ -103,7 +103,7 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get(
       '/topics/:topic',
-      { schema: { tags: ['topics'], summary: 'A topic with its partitions\' offsets', params: TopicParams, response: { 200: TopicOut, 404: ProblemSchema } } },
+      { config: { action: 'topics:read' }, schema: { tags: ['topics'], summary: 'A topic with its partitions\' offsets', params: TopicParams, response: { 200: TopicOut, 404: ProblemSchema } } },
       async (req) => {
         const topic = await log.getTopic(namespaceOf(req), req.params.topic);
         return { ...topicOut(topic), offsets: [...(await log.store.bounds(topic))] };
@@ -112,7 +112,7 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.patch(
       '/topics/:topic',
-      {
+      { config: { action: 'topics:update' },
         schema: {
           tags: ['topics'],
           summary: 'Change description, retention, or the schema (backward-compatible changes only)',
@@ -126,7 +126,7 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.delete(
       '/topics/:topic',
-      { schema: { tags: ['topics'], summary: 'Delete a topic and its events', params: TopicParams, response: { 204: Type.Null(), 404: ProblemSchema } } },
+      { config: { action: 'topics:delete' }, schema: { tags: ['topics'], summary: 'Delete a topic and its events', params: TopicParams, response: { 204: Type.Null(), 404: ProblemSchema } } },
       async (req, reply) => {
         await log.deleteTopic(namespaceOf(req), req.params.topic);
         return reply.code(204).send(null);
@@ -135,7 +135,7 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get(
       '/topics/:topic/schemas',
-      {
+      { config: { action: 'topics:read' },
         schema: {
           tags: ['topics'],
           summary: 'Every version of the topic\'s data contract',

@@ -1,0 +1,49 @@
+import type { Principal } from '../principal.ts';
+import type { Action, ResourceType } from './actions.ts';
+
+/** The thing acted on: its type, its id, and the namespace it lives in. */
+export interface ResourceRef {
+  readonly type: ResourceType;
+  readonly id: string;
+  readonly namespace: string;
+}
+
+export interface AuthzRequest {
+  readonly principal: Principal;
+  readonly action: Action;
+  readonly resource: ResourceRef;
+}
+
+/** An authorization decision, with what it was decided by (recorded in the audit trail). */
+export interface AuthzDecision {
+  readonly allowed: boolean;
+  /** sha256 (hex) of the active policy set's text. */
+  readonly policySetHash: string;
+  /** The policies that determined the decision; empty for a default deny. */
+  readonly policyIds: readonly string[];
+  /** Policies that failed to evaluate (they count as not applying). */
+  readonly errors: readonly string[];
+}
+
+/** A policy set that parsed and validated: ready to activate. */
+export interface CompiledPolicySet {
+  readonly hash: string;
+  readonly policyIds: readonly string[];
+}
+
+/**
+ * A policy engine. Cedar is the one AIOS ships; another engine plugs in by implementing this.
+ * `compile` does the expensive work once (parse, validate, pre-parse) so that `authorize`,
+ * called on every request, only evaluates.
+ */
+export interface PolicyEngine {
+  readonly name: string;
+  /** The schema policies are validated against, as text. */
+  readonly schemaText: string;
+  /** Parses and validates; throws AIOS_POLICY_INVALID naming each problem. Does not activate. */
+  compile(text: string): CompiledPolicySet;
+  /** Makes a compiled policy set the one `authorize` uses. */
+  activate(set: CompiledPolicySet): void;
+  readonly active: CompiledPolicySet | undefined;
+  authorize(req: AuthzRequest): AuthzDecision;
+}

@@ -1,0 +1,57 @@
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { AiosError } from '../../core/index.ts';
+import type { Database } from '../../storage/index.ts';
+import type { Principal } from '../principal.ts';
+
+export interface RateLimitOptions {
+  /** Requests per second per principal; 0 turns the limit off. */
+  readonly perPrincipal: number;
+  /** Requests per second per namespace; 0 turns the limit off. */
+  readonly perNamespace: number;
+}
+
+/**
+ * Request rate limits per principal and per namespace (rate-limiter-flexible, one-second
+ * windows). Embedded: counted in memory. On PostgreSQL, counted in a shared table so that the
+ * limit holds across processes, with an in-memory limiter as insurance when the database is
+ * unreachable, and keys already over their limit blocked in memory without a query.
+ */
+export class RateLimits {
+  readonly #principal: RateLimiterAbstract | undefined;
+  readonly #namespace: RateLimiterAbstract | undefined;
+
+  constructor(opts: RateLimitOptions & { database: Database }) {
+    const make = (points: number, prefix: string): RateLimiterAbstract | undefined => {
+      if (points <= 0) return undefined;
+      const base = { points, duration: 1, keyPrefix: prefix };
+      const pool = opts.database.flags.name === 'postgres' ? opts.database.pgPool : undefined;
+      if (!pool) return new RateLimiterMemory(base);
+      return new RateLimiterPostgres({
+        ...base,
+        storeClient: pool,
+        storeType: 'pool',
+        tableName: 'aios_rate_limits',
+        clearExpiredByTimeout: true,
+        inMemoryBlockOnConsumed: points,
+        inMemoryBlockDuration: 1,
+        insuranceLimiter: new RateLimiterMemory(base),
+      });
+    };
+    this.#principal = make(opts.perPrincipal, 'p');
+    this.#namespace = make(opts.perNamespace, 'n');
+  }
+
+  /** Counts one request; throws AIOS_AUTH_RATE_LIMITED (429, with Retry-After) over a limit. */
+  async consume(principal: Principal, ns: string): Promise<void> {
+    try {
+      if (this.#principal) await this.#principal.consume(`${principal.authMethod}:${principal.id}`);
+      if (this.#namespace) await this.#namespace.consume(ns);
+    } catch (e) {
+      if (e instanceof RateLimiterRes) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+        throw new AiosError('AIOS_AUTH_RATE_LIMITED', `rate limit exceeded; retry in ${retryAfterSeconds} s`, { extra: { retryAfterSeconds } });
+      }
+      throw e;
+    }
+  }
+}

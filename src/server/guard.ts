@@ -1,0 +1,185 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AiosError, uuidv7, type Logger } from '../core/index.ts';
+import { ACTIONS, isValidLineageId, type Action, type AuditActor, type AuditDecision, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { sendProblem, toAiosError } from './problem.ts';
+
+export const NAMESPACE_HEADER = 'x-aios-namespace';
+export const LINEAGE_HEADER = 'x-aios-lineage-id';
+
+/** Paths anyone may call: liveness, readiness and the API description. */
+export function isPublicPath(url: string): boolean {
+  const path = url.split('?')[0];
+  return path === '/healthz' || path === '/readyz' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+}
+
+/** Who is calling, in which namespace, under which decision: set on every authenticated request. */
+export interface RequestAuth {
+  readonly principal: Principal;
+  readonly ns: string;
+  readonly action: Action;
+  readonly resource: ResourceRef;
+  readonly decision: AuthzDecision;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The authorization action the route needs. Every non-public route declares one. */
+    action?: Action;
+    /** The resource acted on, when the default (from the route's params) is not right. */
+    resource?: (req: FastifyRequest, ns: string) => ResourceRef;
+    /** Write an audit record when the route answers. Default: true for writes, false for reads. */
+    audit?: boolean;
+    /** Hash the body into the audit record's inputHash (default). Off where the body is a secret. */
+    auditInput?: boolean;
+  }
+  interface FastifyRequest {
+    aiosAuth?: RequestAuth;
+    lineageId: string;
+    aiosOutput?: unknown;
+  }
+}
+
+export interface GuardDeps {
+  readonly authenticator: Authenticator;
+  readonly authorizer: Authorizer;
+  readonly rateLimits: RateLimits;
+  readonly audit: AuditRecorder;
+  readonly logger: Logger;
+  /** False only where a benchmark measures the API without authentication and authorization. */
+  readonly enabled: boolean;
+}
+
+/** The route param naming each resource type. */
+const RESOURCE_PARAM: Partial<Record<ResourceType, string>> = { Topic: 'topic', ApiKey: 'id', Secret: 'name', Lineage: 'id', Workflow: 'id', Schedule: 'id', Model: 'name', Task: 'id' };
+
+function defaultResource(action: Action, req: FastifyRequest, ns: string): ResourceRef {
+  const type: ResourceType = ACTIONS[action].resource;
+  if (type === 'PolicySet') return { type, id: 'global', namespace: '*' };
+  const param = RESOURCE_PARAM[type];
+  const id = param ? (req.params as Record<string, string | undefined>)[param] : undefined;
+  return { type, id: id ?? ns, namespace: ns };
+}
+
+export function actorOf(p: Principal | undefined): AuditActor {
+  if (!p) return { type: 'anonymous', id: 'anonymous', authMethod: 'none', keyId: null };
+  return { type: p.authMethod === 'system' ? 'system' : p.type, id: p.id, authMethod: p.authMethod, keyId: p.keyId ?? null };
+}
+
+function traceIdOf(req: FastifyRequest): string | null {
+  const tp = req.headers.traceparent;
+  return typeof tp === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-/.test(tp) ? tp.slice(3, 35) : null;
+}
+
+function auditDecision(d: AuthzDecision | undefined): AuditDecision | null {
+  return d ? { decision: d.allowed ? 'allow' : 'deny', policySetHash: d.policySetHash, policyIds: d.policyIds } : null;
+}
+
+const DISABLED: AuthzDecision = Object.freeze({ allowed: true, policySetHash: 'authorization-disabled', policyIds: [], errors: [] });
+const ANONYMOUS_ADMIN: Principal = Object.freeze({ type: 'user', id: 'anonymous', namespace: '*', roles: ['admin'], authMethod: 'none' });
+
+/**
+ * The gate in front of every route, run in `onRequest` (before the body is read):
+ * lineage id, authentication (401), namespace, rate limits (429), authorization (403).
+ * Denials (401, 403) are audited; so is every write once it has answered (`onSend`), with the
+ * hashes of its input and output, before the answer leaves.
+ */
+export function createGuard(deps: GuardDeps) {
+  async function audit(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: { principal?: Principal; ns?: string; action?: string; resource?: ResourceRef; decision?: AuthzDecision; output?: unknown } = {}) {
+    const a = req.aiosAuth;
+    const resource = extra.resource ?? a?.resource;
+    await deps.audit.record({
+      ns: extra.ns ?? a?.ns ?? 'default',
+      actor: actorOf(extra.principal ?? a?.principal),
+      action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
+      resource: resource ? `${resource.type}:${resource.id}` : `route:${req.url.split('?')[0]}`,
+      outcome,
+      error,
+      requestId: req.id,
+      traceId: traceIdOf(req),
+      lineageId: req.lineageId,
+      input: req.routeOptions.config?.auditInput === false ? undefined : req.body,
+      output: extra.output,
+      decision: auditDecision(extra.decision ?? a?.decision),
+    });
+  }
+
+  async function deny(req: FastifyRequest, reply: FastifyReply, e: AiosError, extra: Parameters<typeof audit>[3] = {}) {
+    try {
+      await audit(req, 'denied', e.code, extra);
+    } catch (err) {
+      deps.logger.error({ err, requestId: req.id }, 'could not audit a denied request');
+    }
+    return sendProblem(reply, e, req);
+  }
+
+  return {
+    async onRequest(req: FastifyRequest, reply: FastifyReply) {
+      const given = req.headers[LINEAGE_HEADER];
+      if (typeof given === 'string' && given.length) {
+        if (!isValidLineageId(given)) return sendProblem(reply, new AiosError('AIOS_BAD_REQUEST', `${LINEAGE_HEADER} must be 1-200 characters of letters, digits and . _ : -`), req);
+        req.lineageId = given;
+      } else {
+        req.lineageId = uuidv7();
+      }
+      reply.header(LINEAGE_HEADER, req.lineageId);
+      if (isPublicPath(req.url)) return;
+      const action = req.routeOptions.config?.action;
+      const header = req.headers[NAMESPACE_HEADER];
+      const asked = typeof header === 'string' && header.length ? header : undefined;
+
+      if (!deps.enabled) {
+        const ns = asked ?? 'default';
+        if (action) req.aiosAuth = { principal: ANONYMOUS_ADMIN, ns, action, resource: defaultResource(action, req, ns), decision: DISABLED };
+        return;
+      }
+      let principal: Principal;
+      try {
+        principal = await deps.authenticator.authenticate(req.headers.authorization);
+      } catch (e) {
+        return deny(req, reply, toAiosError(e), { ns: asked ?? 'default' });
+      }
+      if (!action) return; // no such route: the 404 handler answers, to authenticated callers only
+      if (principal.namespace !== '*' && asked !== undefined && asked !== principal.namespace) {
+        return deny(req, reply, new AiosError('AIOS_AUTH_FORBIDDEN', `this principal acts only in namespace "${principal.namespace}"`), { principal, ns: principal.namespace });
+      }
+      const ns = principal.namespace === '*' ? (asked ?? 'default') : principal.namespace;
+      try {
+        await deps.rateLimits.consume(principal, ns);
+      } catch (e) {
+        return sendProblem(reply, toAiosError(e), req);
+      }
+      const config = req.routeOptions.config;
+      const resource = config.resource ? config.resource(req, ns) : defaultResource(action, req, ns);
+      const decision = deps.authorizer.authorize({ principal, action, resource });
+      req.aiosAuth = { principal, ns, action, resource, decision };
+      if (!decision.allowed) {
+        return deny(req, reply, new AiosError('AIOS_AUTH_FORBIDDEN', `not allowed: ${action} on ${resource.type} "${resource.id}"`, { extra: { action } }));
+      }
+    },
+
+    async onSend(req: FastifyRequest, reply: FastifyReply, payload: unknown) {
+      const auth = req.aiosAuth;
+      if (!auth || !deps.enabled) return payload;
+      const wanted = req.routeOptions.config?.audit ?? req.method !== 'GET';
+      if (!wanted) return payload;
+      const failed = reply.statusCode >= 400;
+      let code: string | null = null;
+      if (failed && typeof payload === 'string') {
+        try {
+          code = (JSON.parse(payload) as { code?: string }).code ?? null;
+        } catch {
+          code = null;
+        }
+      }
+      await audit(req, failed ? 'failure' : 'success', failed ? (code ?? `HTTP_${reply.statusCode}`) : null, { output: typeof payload === 'string' ? payload : null });
+      return payload;
+    },
+  };
+}
+
+/** The namespace of an authenticated request. */
+export function namespaceOf(req: FastifyRequest): string {
+  if (!req.aiosAuth) throw new AiosError('AIOS_INTERNAL', 'route reached without the guard');
+  return req.aiosAuth.ns;
+}
+

@@ -1,0 +1,117 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
+import type { AuditRecord } from '../../governance/index.ts';
+import { namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { ProblemSchema } from './shared.ts';
+
+const AuditOut = Type.Object({
+  seq: Type.Integer(),
+  time: Type.String({ format: 'date-time' }),
+  namespace: Type.String(),
+  actor: Type.Object({ type: Type.String(), id: Type.String(), authMethod: Type.String(), keyId: Type.Optional(Type.Union([Type.String(), Type.Null()])) }),
+  action: Type.String(),
+  resource: Type.String(),
+  outcome: Type.String(),
+  error: Type.Union([Type.String(), Type.Null()]),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  traceId: Type.Union([Type.String(), Type.Null()]),
+  lineageId: Type.Union([Type.String(), Type.Null()]),
+  inputHash: Type.Union([Type.String(), Type.Null()]),
+  outputHash: Type.Union([Type.String(), Type.Null()]),
+  decision: Type.Union([Type.Object({ decision: Type.String(), policySetHash: Type.String(), policyIds: Type.Array(Type.String()) }), Type.Null()]),
+  prevHash: Type.String(),
+  recordHash: Type.String(),
+});
+
+const Filter = Type.Object({
+  actor: Type.Optional(Type.String({ maxLength: 200, description: 'principal id' })),
+  action: Type.Optional(Type.String({ maxLength: 100 })),
+  resource: Type.Optional(Type.String({ maxLength: 300, description: '<type>:<id>, e.g. Topic:vibration' })),
+  from: Type.Optional(Type.String({ description: 'RFC 3339, inclusive' })),
+  to: Type.Optional(Type.String({ description: 'RFC 3339, exclusive' })),
+  lineageId: Type.Optional(Type.String({ maxLength: 200 })),
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'the seq of the last record of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+});
+
+function time(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = parseTime(v);
+  if (t === undefined) throw new AiosError('AIOS_VALIDATION', `${name} must be an RFC 3339 timestamp`, { errors: [{ path: `/querystring/${name}`, message: 'must be RFC 3339' }] });
+  return t;
+}
+
+function filterOf(q: { actor?: string; action?: string; resource?: string; from?: string; to?: string; lineageId?: string; after?: number }) {
+  return { actorId: q.actor, action: q.action, resource: q.resource, from: time('from', q.from), to: time('to', q.to), lineageId: q.lineageId, after: q.after };
+}
+
+export function auditOut(r: AuditRecord) {
+  const { ns, time: t, decision, ...rest } = r;
+  return { ...rest, namespace: ns, time: toRfc3339(t), decision: decision ? { ...decision, policyIds: [...decision.policyIds] } : null };
+}
+
+export function auditRoutes(deps: ServerDeps): FastifyPluginAsync {
+  return async (plugin) => {
+    const app = plugin as unknown as App;
+    const audit = deps.governance.audit;
+
+    app.get(
+      '/audit',
+      {
+        config: { action: 'audit:read' },
+        schema: {
+          tags: ['audit'],
+          summary: 'Audit records of the namespace, by principal, action, resource, time and lineage id, in seq order',
+          querystring: Filter,
+          response: { 200: Type.Object({ records: Type.Array(AuditOut), next: Type.Union([Type.Integer(), Type.Null()]) }), 400: ProblemSchema },
+        },
+      },
+      async (req) => {
+        const limit = req.query.limit ?? 100;
+        const records = await audit.query(namespaceOf(req), { ...filterOf(req.query), limit });
+        return { records: records.map(auditOut), next: records.length === limit ? records[records.length - 1].seq : null };
+      },
+    );
+
+    app.get(
+      '/audit/export',
+      {
+        config: { action: 'audit:read' },
+        schema: { tags: ['audit'], summary: 'The same records as NDJSON, one per line, streamed', querystring: Type.Omit(Filter, ['limit']) },
+      },
+      async (req, reply) => {
+        const lines = audit.exportNdjson(namespaceOf(req), filterOf(req.query));
+        reply.type('application/x-ndjson');
+        return reply.send(
+          (async function* () {
+            for await (const line of lines) yield line.endsWith('\n') ? line : `${line}\n`;
+          })(),
+        );
+      },
+    );
+
+    app.get(
+      '/audit/verify',
+      {
+        config: { action: 'audit:verify', resource: () => ({ type: 'AuditLog', id: '*', namespace: '*' }) },
+        schema: {
+          tags: ['audit'],
+          summary: 'Verify the whole chain and its signed checkpoints; names each broken record',
+          response: {
+            200: Type.Object({
+              ok: Type.Boolean(),
+              records: Type.Integer(),
+              checkpoints: Type.Integer(),
+              problems: Type.Array(Type.Object({ seq: Type.Union([Type.Integer(), Type.Null()]), kind: Type.String(), message: Type.String() })),
+            }),
+          },
+        },
+      },
+      async () => {
+        const v = await deps.governance.verifyAudit();
+        return { ...v, problems: [...v.problems] };
+      },
+    );
+  };
+}

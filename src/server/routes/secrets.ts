@@ -1,0 +1,96 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { toRfc3339 } from '../../core/index.ts';
+import type { SecretMetadata } from '../../governance/index.ts';
+import { actorOf } from '../guard.ts';
+import { namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { ProblemSchema } from './shared.ts';
+
+const SecretParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$' }) });
+
+const SecretOut = Type.Object({
+  name: Type.String(),
+  version: Type.Integer(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  masterKeyId: Type.String({ description: 'fingerprint of the master key wrapping the data key' }),
+  createdBy: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+function out(m: SecretMetadata) {
+  return { ...m, createdAt: toRfc3339(m.createdAt), updatedAt: toRfc3339(m.updatedAt) };
+}
+
+export function secretRoutes(deps: ServerDeps): FastifyPluginAsync {
+  return async (plugin) => {
+    const app = plugin as unknown as App;
+    const secrets = deps.governance.secrets;
+
+    app.get(
+      '/secrets',
+      {
+        config: { action: 'secrets:list' },
+        schema: {
+          tags: ['secrets'],
+          summary: 'Secrets of the namespace: names and metadata, never values',
+          querystring: Type.Object({ after: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
+          response: { 200: Type.Object({ secrets: Type.Array(SecretOut), next: Type.Union([Type.String(), Type.Null()]) }) },
+        },
+      },
+      async (req) => {
+        const limit = req.query.limit ?? 100;
+        const list = await secrets.list(namespaceOf(req), { after: req.query.after, limit });
+        return { secrets: list.map(out), next: list.length === limit ? list[list.length - 1].name : null };
+      },
+    );
+
+    app.get(
+      '/secrets/:name',
+      { config: { action: 'secrets:read' }, schema: { tags: ['secrets'], summary: 'A secret\'s metadata (not its value)', params: SecretParams, response: { 200: SecretOut, 404: ProblemSchema } } },
+      async (req) => out(await secrets.get(namespaceOf(req), req.params.name)),
+    );
+
+    app.put(
+      '/secrets/:name',
+      {
+        config: { action: 'secrets:write', auditInput: false },
+        schema: {
+          tags: ['secrets'],
+          summary: 'Create or replace a secret (a new version, encrypted under a fresh data key)',
+          params: SecretParams,
+          body: Type.Object({ value: Type.String({ minLength: 1, maxLength: 65536 }), description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+          response: { 200: SecretOut, 400: ProblemSchema },
+        },
+      },
+      async (req) => out(await secrets.put(namespaceOf(req), req.params.name, req.body.value, { actor: actorOf(req.aiosAuth!.principal), description: req.body.description })),
+    );
+
+    app.post(
+      '/secrets/:name/reveal',
+      {
+        // The store audits every reveal itself (success or failure), so the route does not add a second record.
+        config: { action: 'secrets:reveal', audit: false },
+        schema: {
+          tags: ['secrets'],
+          summary: 'Read a secret\'s value; every read is audited',
+          params: SecretParams,
+          response: { 200: Type.Object({ name: Type.String(), value: Type.String() }), 404: ProblemSchema },
+        },
+      },
+      async (req) => {
+        const value = await secrets.reveal(namespaceOf(req), req.params.name, { actor: actorOf(req.aiosAuth!.principal), requestId: req.id, lineageId: req.lineageId });
+        return { name: req.params.name, value };
+      },
+    );
+
+    app.delete(
+      '/secrets/:name',
+      { config: { action: 'secrets:delete' }, schema: { tags: ['secrets'], summary: 'Delete a secret', params: SecretParams, response: { 204: Type.Null(), 404: ProblemSchema } } },
+      async (req, reply) => {
+        await secrets.delete(namespaceOf(req), req.params.name);
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}
