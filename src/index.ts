@@ -26,3 +26,23 @@ export type {
   ResetTarget,
   EventStore,
 } from './events/index.ts';
+export { ROLES, ACTIONS, DEFAULT_POLICIES, CedarEngine, LINEAGE_KINDS, verifyAuditChain, toOpenLineage } from './governance/index.ts';
+export type {
+  Governance,
+  Principal,
+  Role,
+  Action,
+  PolicyEngine,
+  AuthzDecision,
+  AuthzRequest,
+  ResourceRef,
+  ApiKeyInfo,
+  AuditInput,
+  AuditRecord,
+  AuditRecorder,
+  LineageInput,
+  LineageNode,
+  LineageGraph,
+  LineageKind,
+  SecretMetadata,
+} from './governance/index.ts';

@@ -37,6 +37,20 @@ export interface ServerDeps {
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export const API_PREFIX = '/api/v1';
+
+/** A registered route and the authorization action it declares (none for the open ones). */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+  readonly action: string | undefined;
+}
+
+const inventories = new WeakMap<object, RouteInfo[]>();
+
+/** Every route the app registered, for the route-inventory test and `aios routes`. */
+export function routeInventory(app: App): readonly RouteInfo[] {
+  return inventories.get(app) ?? [];
+}
 export { NAMESPACE_HEADER, LINEAGE_HEADER, namespaceOf } from './guard.ts';
 
 /** Builds the HTTP API. Tests drive it with `app.inject()`; `aios start` listens on a port. */
@@ -55,7 +69,10 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   registerContentTypes(app);
   // Every route declares its authorization action, or is one of the few open ones; a route
   // without either fails at start-up, so none can slip through unguarded.
+  const inventory: RouteInfo[] = [];
+  inventories.set(app, inventory);
   app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) inventory.push({ method: String(method), url: route.url, action: route.config?.action });
     if (!route.config?.action && !isPublicPath(route.url) && !route.url.startsWith('/docs')) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no authorization action`);
     }

@@ -151,10 +151,11 @@ export function createGuard(deps: GuardDeps) {
       const config = req.routeOptions.config;
       const resource = config.resource ? config.resource(req, ns) : defaultResource(action, req, ns);
       const decision = deps.authorizer.authorize({ principal, action, resource });
-      req.aiosAuth = { principal, ns, action, resource, decision };
       if (!decision.allowed) {
-        return deny(req, reply, new AiosError('AIOS_AUTH_FORBIDDEN', `not allowed: ${action} on ${resource.type} "${resource.id}"`, { extra: { action } }));
+        const e = new AiosError('AIOS_AUTH_FORBIDDEN', `not allowed: ${action} on ${resource.type} "${resource.id}"`, { extra: { action } });
+        return deny(req, reply, e, { principal, ns, action, resource, decision });
       }
+      req.aiosAuth = { principal, ns, action, resource, decision };
     },
 
     async onSend(req: FastifyRequest, reply: FastifyReply, payload: unknown) {
