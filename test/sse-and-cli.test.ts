@@ -81,6 +81,26 @@ describe('the aios CLI', () => {
     expect(err.stderr).toContain('AIOS_EVENTS_SCHEMA_VIOLATION');
   });
 
+  it('creates, lists and revokes API keys, and reads the policy set', async () => {
+    const created = await cli('keys', 'create', 'gateway', '--role', 'service', 'viewer');
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^aios_[a-z2-9]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toContain('not shown again');
+    const id = key.slice(0, 17);
+    const list = await cli('keys', 'list');
+    expect(list.stdout).toContain(id);
+    expect(list.stdout).not.toContain(key);
+    // The new key works from the environment, instead of the admin key file.
+    const asService = await run(process.execPath, [AIOS_BIN, 'topics', 'list', '--url', url], { env: { ...process.env, AIOS_API_KEY: key, AIOS_DATA_DIR: '/nonexistent' } });
+    expect(asService.stdout).toContain('cli-topic');
+    expect((await cli('keys', 'revoke', id)).stdout).toContain(`revoked ${id}`);
+    const refused = await run(process.execPath, [AIOS_BIN, 'topics', 'list', '--url', url], { env: { ...process.env, AIOS_API_KEY: key } }).catch((e) => e);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('AIOS_AUTH_UNAUTHENTICATED');
+    const policies = await cli('policies', 'get');
+    expect(policies.stdout).toContain('@id("namespace-isolation")');
+  });
+
   it('lists every configuration option in `aios start --help`', async () => {
     const { stdout } = await run(process.execPath, [AIOS_BIN, 'start', '--help']);
     for (const flag of ['--port', '--data-dir', '--database-url', '--nats-url', '--append-queue-events', '--config']) expect(stdout).toContain(flag);

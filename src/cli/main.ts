@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { startCommand } from './start.ts';
 import { topicsCommand } from './topics.ts';
 import { eventsCommand } from './events.ts';
+import { auditCommand } from './audit.ts';
+import { secretsCommand } from './secrets.ts';
+import { keysCommand, policiesCommand } from './keys.ts';
 
 const program = new Command('aios')
   .description('AIOS: the operating layer for AI in industrial operations')
@@ -11,5 +14,9 @@ const program = new Command('aios')
 program.addCommand(startCommand());
 program.addCommand(topicsCommand());
 program.addCommand(eventsCommand());
+program.addCommand(auditCommand());
+program.addCommand(secretsCommand());
+program.addCommand(keysCommand());
+program.addCommand(policiesCommand());
 
 await program.parseAsync(process.argv);

@@ -19,7 +19,7 @@ export interface TestAios {
 }
 
 /** An embedded AIOS on a fresh data directory, its logs captured in `logs`. */
-export async function startTestAios(config: Record<string, string | number> = {}, opts: { listen?: boolean; env?: Record<string, string> } = {}): Promise<TestAios> {
+export async function startTestAios(config: Record<string, string | number> = {}, opts: { listen?: boolean; env?: Record<string, string>; adminKey?: string } = {}): Promise<TestAios> {
   const dataDir = mkdtempSync(join(tmpdir(), 'aios-rt-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -30,7 +30,8 @@ export async function startTestAios(config: Record<string, string | number> = {}
   });
   const aios = await createAios({ config: { dataDir, retentionIntervalMs: 0, ...config }, env: opts.env ?? {}, logger: createLogger({ level: 'info', destination }) });
   await aios.start({ listen: opts.listen });
-  const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+  // A second process on a shared database finds keys there and writes no file: the caller hands it the first's key.
+  const adminKey = opts.adminKey ?? readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {
     aios,
     adminKey,

@@ -1,0 +1,214 @@
+import { AiosError, type Clock, type Logger } from '../../core/index.ts';
+import type { Database } from '../../storage/index.ts';
+import { appendRecords, type AuditDraft } from './append-records.ts';
+import { queryAuditLog, MAX_AUDIT_QUERY_LIMIT, type AuditQuery } from './audit-query.ts';
+import type { AuditInput, AuditRecord, AuditRecorder } from './audit-record.ts';
+import { rowToCheckpoint, type AuditDb } from './audit-rows.ts';
+import { hashPayload } from './canonical.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { GroupCommitQueue } from './group-commit.ts';
+import { MerkleFrontier } from './merkle.ts';
+import type { AuditSigningKey } from './signing-key.ts';
+import { writeCheckpoint } from './write-checkpoint.ts';
+
+export interface AuditTrailOptions {
+  /** Migrated to at least version 4 (the audit tables). */
+  readonly database: Database;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly signingKey: AuditSigningKey;
+  /** Sign a checkpoint once this many records were written since the last one. Default 1000. */
+  readonly checkpointEvery?: number;
+  /** With `start()`, also sign one this often when there are new records. Default 60,000 ms. */
+  readonly checkpointIntervalMs?: number;
+  /** Most records waiting to be written; beyond it `record` rejects with AIOS_OVERLOADED. Default 10,000. */
+  readonly queueCapacity?: number;
+  /** Most records written in one transaction. Default 1000. */
+  readonly maxBatch?: number;
+}
+
+/** Filters of an export; as {@link AuditQuery}, but `limit` caps the whole export and is optional. */
+export type AuditExportFilter = Omit<AuditQuery, 'limit'> & { readonly limit?: number };
+
+/**
+ * The tamper-evident audit trail: every record is chained to the previous by hash (one chain
+ * across all namespaces and processes), and signed Merkle checkpoints let an auditor holding only
+ * the public key detect a rewritten history. Payloads are hashed, never stored.
+ *
+ * @example
+ * const trail = new AuditTrail({ database, clock: systemClock, logger, signingKey: loadAuditSigningKey({ dataDir }) });
+ * trail.start();
+ * const rec = await trail.record({ ns: 'plant-a', actor: { type: 'user', id: 'u1', authMethod: 'oidc' },
+ *   action: 'topics:create', resource: 'topic:vibration', outcome: 'success', input: body });
+ * rec.seq; // 1
+ * await trail.close();
+ */
+export class AuditTrail implements AuditRecorder {
+  readonly #database: Database;
+  readonly #db: AuditDb;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #key: AuditSigningKey;
+  readonly #every: number;
+  readonly #intervalMs: number;
+  readonly #queue: GroupCommitQueue<AuditDraft, AuditRecord>;
+  #timer: NodeJS.Timeout | undefined;
+  /** Running Merkle tree over the records this writer has checkpointed; see writeCheckpoint. */
+  #frontier = new MerkleFrontier();
+  /** Tree size of the last checkpoint seen; null until read from the database. */
+  #checkpointed: number | null = null;
+  #lastSeq = 0;
+  /** Checkpoints run one at a time: each extends the frontier the previous one left. */
+  #checkpointing: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: AuditTrailOptions) {
+    this.#database = opts.database;
+    this.#db = opts.database.db as AuditDb;
+    this.#clock = opts.clock;
+    this.#logger = opts.logger;
+    this.#key = opts.signingKey;
+    this.#every = positive(opts.checkpointEvery ?? 1000, 'checkpointEvery');
+    this.#intervalMs = positive(opts.checkpointIntervalMs ?? 60_000, 'checkpointIntervalMs');
+    this.#queue = new GroupCommitQueue<AuditDraft, AuditRecord>({
+      what: 'the audit trail',
+      capacity: positive(opts.queueCapacity ?? 10_000, 'queueCapacity'),
+      maxBatch: positive(opts.maxBatch ?? 1000, 'maxBatch'),
+      write: async (drafts) => {
+        const records = await appendRecords(this.#database, drafts);
+        this.#lastSeq = Math.max(this.#lastSeq, records[records.length - 1]?.seq ?? 0);
+        return records;
+      },
+      afterWrite: () => this.#checkpointIfDue(),
+    });
+  }
+
+  /**
+   * Appends one record; resolves once it is committed, with its seq and hashes. Its `time` is
+   * the clock's reading at this call. Concurrent calls share a transaction. Rejects with
+   * AIOS_OVERLOADED when the queue is full, AIOS_VALIDATION when a required field is empty.
+   *
+   * @example await trail.record({ ns, actor, action: 'keys:revoke', resource: 'key:aios_k3j4', outcome: 'success' });
+   */
+  record(entry: AuditInput): Promise<AuditRecord> {
+    return this.recordMany([entry]).then((r) => r[0]);
+  }
+
+  /** Appends several records with consecutive seqs, atomically. */
+  recordMany(entries: readonly AuditInput[]): Promise<AuditRecord[]> {
+    if (entries.length === 0) return Promise.resolve([]);
+    let drafts: AuditDraft[];
+    try {
+      drafts = entries.map((e) => this.#draft(e));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue.push(drafts);
+  }
+
+  /**
+   * Signs and stores a checkpoint over every committed record now; null when the latest
+   * checkpoint already covers them.
+   *
+   * @example const cp = await trail.checkpoint(); // { treeSize: 1234, rootHash: '…', signature: '…', … }
+   */
+  checkpoint(): Promise<Checkpoint | null> {
+    const run = this.#checkpointing.then(async () => {
+      const { checkpoint, frontier, latestTreeSize } = await writeCheckpoint(this.#db, this.#frontier, this.#key, this.#clock.now());
+      this.#frontier = frontier;
+      this.#checkpointed = latestTreeSize;
+      if (checkpoint) this.#logger.debug({ treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash }, 'audit checkpoint signed');
+      return checkpoint;
+    });
+    this.#checkpointing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The checkpoint with the largest tree size, or null. */
+  async latestCheckpoint(): Promise<Checkpoint | null> {
+    const row = await this.#db.selectFrom('aios_audit_checkpoints').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+    return row ? rowToCheckpoint(row) : null;
+  }
+
+  /**
+   * Records of `ns` ('*': every namespace) matching `filter`, in seq order; page with `after`.
+   *
+   * @example await trail.query('plant-a', { actorId: 'u1', from: Date.parse('2026-01-01'), limit: 100 });
+   */
+  query(ns: string, filter: AuditQuery): Promise<AuditRecord[]> {
+    return queryAuditLog(this.#db, ns, filter);
+  }
+
+  /**
+   * The matching records as NDJSON lines (each ending in "\n"), read page by page.
+   *
+   * @example for await (const line of trail.exportNdjson('plant-a', { action: 'topics:create' })) out.write(line);
+   */
+  async *exportNdjson(ns: string, filter: AuditExportFilter = {}): AsyncIterable<string> {
+    let after = filter.after;
+    let left = filter.limit ?? Number.POSITIVE_INFINITY;
+    while (left > 0) {
+      const page = await this.query(ns, { ...filter, after, limit: Math.min(1000, MAX_AUDIT_QUERY_LIMIT, left) });
+      for (const r of page) yield `${JSON.stringify(r)}\n`;
+      if (page.length < Math.min(1000, left)) return;
+      left -= page.length;
+      after = page[page.length - 1].seq;
+    }
+  }
+
+  /** Starts the periodic checkpoint timer (it does not keep the process alive). */
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      this.checkpoint().catch((err) => this.#logger.error({ err }, 'audit checkpoint failed'));
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stops taking records, writes everything accepted, stops the timer and waits for a running checkpoint. */
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#queue.close();
+    await this.#checkpointing;
+  }
+
+  async #checkpointIfDue(): Promise<void> {
+    try {
+      if (this.#checkpointed === null) {
+        const row = await this.#db.selectFrom('aios_audit_checkpoints').select((eb) => eb.fn.max('tree_size').as('n')).executeTakeFirst();
+        this.#checkpointed = Number(row?.n ?? 0);
+      }
+      if (this.#lastSeq - this.#checkpointed >= this.#every) await this.checkpoint();
+    } catch (err) {
+      // The records are committed and chained; a missed checkpoint is taken at the next one.
+      this.#logger.error({ err }, 'audit checkpoint failed');
+    }
+  }
+
+  #draft(e: AuditInput): AuditDraft {
+    for (const [field, v] of [['ns', e.ns], ['action', e.action], ['resource', e.resource], ['actor.id', e.actor?.id]] as const) {
+      if (typeof v !== 'string' || v.length === 0) throw new AiosError('AIOS_VALIDATION', `audit entry ${field} must be a non-empty string`);
+    }
+    // Optional fields become null here, as they are stored: the hash of a record read back must match.
+    return {
+      time: this.#clock.now(),
+      ns: e.ns,
+      actor: { type: e.actor.type, id: e.actor.id, authMethod: e.actor.authMethod, keyId: e.actor.keyId ?? null },
+      action: e.action,
+      resource: e.resource,
+      outcome: e.outcome,
+      error: e.error ?? null,
+      requestId: e.requestId ?? null,
+      traceId: e.traceId ?? null,
+      lineageId: e.lineageId ?? null,
+      inputHash: hashPayload(e.input),
+      outputHash: hashPayload(e.output),
+      decision: e.decision ? { decision: e.decision.decision, policySetHash: e.decision.policySetHash, policyIds: [...e.decision.policyIds] } : null,
+    };
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new AiosError('AIOS_CONFIG_INVALID', `${name} must be a positive integer, got ${n}`);
+  return n;
+}
