@@ -91,7 +91,7 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
       return sendProblem(reply, new AiosError('AIOS_NOT_READY', 'AIOS is starting or shutting down; retry shortly'), req);
     }
   });
-  const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, enabled: deps.authEnabled });
+  const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, metrics: deps.metrics, enabled: deps.authEnabled });
   app.addHook('onRequest', guard.onRequest);
   app.addHook('onSend', guard.onSend);
 

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
 import { AiosError, uuidv7, type Logger } from '../core/index.ts';
 import { ACTIONS, isValidLineageId, type Action, type AuditActor, type AuditDecision, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
@@ -45,6 +46,7 @@ export interface GuardDeps {
   readonly rateLimits: RateLimits;
   readonly audit: AuditRecorder;
   readonly logger: Logger;
+  readonly metrics: Registry;
   /** False only where a benchmark measures the API without authentication and authorization. */
   readonly enabled: boolean;
 }
@@ -84,6 +86,14 @@ const ANONYMOUS_ADMIN: Principal = Object.freeze({ type: 'user', id: 'anonymous'
  * hashes of its input and output, before the answer leaves.
  */
 export function createGuard(deps: GuardDeps) {
+  const decisions = new Counter({
+    name: 'aios_authz_decisions_total',
+    help: 'Authorization decisions, by outcome and the policy that decided',
+    labelNames: ['decision', 'policy'],
+    registers: [deps.metrics],
+  });
+  const unauthenticated = new Counter({ name: 'aios_auth_failures_total', help: 'Requests refused for missing or invalid credentials', registers: [deps.metrics] });
+
   async function audit(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: { principal?: Principal; ns?: string; action?: string; resource?: ResourceRef; decision?: AuthzDecision; output?: unknown } = {}) {
     const a = req.aiosAuth;
     const resource = extra.resource ?? a?.resource;
@@ -136,6 +146,7 @@ export function createGuard(deps: GuardDeps) {
       try {
         principal = await deps.authenticator.authenticate(req.headers.authorization);
       } catch (e) {
+        unauthenticated.inc();
         return deny(req, reply, toAiosError(e), { ns: asked ?? 'default' });
       }
       if (!action) return; // no such route: the 404 handler answers, to authenticated callers only
@@ -151,6 +162,9 @@ export function createGuard(deps: GuardDeps) {
       const config = req.routeOptions.config;
       const resource = config.resource ? config.resource(req, ns) : defaultResource(action, req, ns);
       const decision = deps.authorizer.authorize({ principal, action, resource });
+      decisions.inc({ decision: decision.allowed ? 'allow' : 'deny', policy: decision.policyIds[0] ?? 'none' });
+      // Reads are not audited; their decisions (policy set hash and deciding policies) go to the debug log.
+      req.log.debug({ action, resource, principal: principal.id, decision }, 'authorization decision');
       if (!decision.allowed) {
         const e = new AiosError('AIOS_AUTH_FORBIDDEN', `not allowed: ${action} on ${resource.type} "${resource.id}"`, { extra: { action } });
         return deny(req, reply, e, { principal, ns, action, resource, decision });
