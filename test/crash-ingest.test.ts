@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
+import { loadAuditPublicKey, verifyAuditChain } from '../src/governance/index.ts';
 import { startAiosProcess, type AiosProcess } from './support/child.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 
@@ -10,7 +11,8 @@ import { freshPgSchema, pgAvailable } from './support/services.ts';
  * Acknowledged means durable. A real `aios start` process ingests over HTTP from four producers
  * while the test SIGKILLs it at random moments, many times, and restarts it. Producers resend
  * every batch that was not acknowledged, with the same ids. Afterwards every acknowledged event
- * is in the log exactly once, and nothing is in it twice.
+ * is in the log exactly once, and nothing is in it twice; the audit chain still verifies, and
+ * every acknowledged append request has its audit record.
  */
 const KILLS = Number(process.env.AIOS_CRASH_KILLS ?? 12);
 const BATCH = 40;
@@ -18,6 +20,7 @@ const PRODUCERS = 4;
 
 async function crashRun(startArgs: string[], env: Record<string, string>, kills: number) {
   const acked = new Set<string>();
+  const ackedRequests = new Set<string>();
   let proc: AiosProcess = await startAiosProcess(startArgs, env);
   const create = await fetch(`${proc.url}/api/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json', ...proc.auth }, body: JSON.stringify({ name: 'crash', partitions: 3, keyField: 'k' }) });
   expect([200, 201]).toContain(create.status);
@@ -40,8 +43,10 @@ async function crashRun(startArgs: string[], env: Record<string, string>, kills:
         continue;
       }
       try {
-        const r = await fetch(`${proc.url}/api/v1/topics/crash/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...proc.auth }, body: JSON.stringify(pending) });
+        const requestId = `req-${p}-${pending[0].id}-${Math.random().toString(36).slice(2, 8)}`;
+        const r = await fetch(`${proc.url}/api/v1/topics/crash/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...proc.auth }, body: JSON.stringify(pending) });
         if (r.status === 200) {
+          ackedRequests.add(requestId);
           const body = (await r.json()) as { accepted: { id: string }[] };
           for (const a of body.accepted) acked.add(a.id);
           expect(body.accepted).toHaveLength(BATCH);
@@ -72,7 +77,16 @@ async function crashRun(startArgs: string[], env: Record<string, string>, kills:
   const graceful = proc;
   graceful.child.kill('SIGTERM');
   expect(await graceful.exited).toBe(0);
-  return acked;
+  return { acked, ackedRequests };
+}
+
+/** The audit chain survived the kills intact, and every acknowledged append has its record. */
+async function assertAudited(database: Database, dataDir: string, ackedRequests: Set<string>) {
+  const v = await verifyAuditChain(database, { publicKey: loadAuditPublicKey({ dataDir, env: {} }).publicKey });
+  expect(v.problems).toEqual([]);
+  const rows = (await database.db.selectFrom('aios_audit_log').select(['request_id']).where('action', '=', 'events:append').execute()) as { request_id: string }[];
+  const audited = new Set(rows.map((r) => r.request_id));
+  expect([...ackedRequests].filter((id) => !audited.has(id))).toEqual([]);
 }
 
 function assertExactlyOnce(rows: { id: string; n: number }[], acked: Set<string>) {
@@ -91,9 +105,10 @@ describe('crash safety of ingestion (kill -9)', () => {
   it(`loses no acknowledged event and stores none twice on SQLite across ${KILLS} SIGKILLs`, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aios-crash-'));
     dirs.push(dataDir);
-    const acked = await crashRun(['--data-dir', dataDir], {}, KILLS);
+    const { acked, ackedRequests } = await crashRun(['--data-dir', dataDir], {}, KILLS);
     const db = createDatabase({ sqliteFile: join(dataDir, 'aios.db') });
     const rows = (await db.db.selectFrom('aios_events').select(['id']).execute()) as { id: string; n: number }[];
+    await assertAudited(db, dataDir, ackedRequests);
     await db.close();
     assertExactlyOnce(rows, acked);
   }, 240_000);
@@ -104,9 +119,10 @@ describe('crash safety of ingestion (kill -9)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aios-crash-'));
     dirs.push(dataDir);
     try {
-      const acked = await crashRun(['--data-dir', dataDir], { AIOS_DATABASE_URL: schema.url }, Math.ceil(KILLS / 2));
+      const { acked, ackedRequests } = await crashRun(['--data-dir', dataDir], { AIOS_DATABASE_URL: schema.url }, Math.ceil(KILLS / 2));
       const db = createDatabase({ url: schema.url });
       const rows = (await db.db.selectFrom('aios_events').select(['id']).execute()) as { id: string; n: number }[];
+      await assertAudited(db, dataDir, ackedRequests);
       await db.close();
       assertExactlyOnce(rows, acked);
     } finally {
