@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { parseTime, toRfc3339 } from '../../core/index.ts';
 import { ROLES, type ApiKeyInfo } from '../../governance/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { PageQuery, nextAfter, ProblemSchema } from './shared.ts';
 
 const KeyOut = Type.Object({
   id: Type.String({ description: 'the visible prefix that names the key' }),
@@ -87,14 +87,14 @@ export function keyRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: {
           tags: ['keys'],
           summary: 'API keys of the namespace (never the keys themselves)',
-          querystring: Type.Object({ after: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
+          querystring: PageQuery,
           response: { 200: Type.Object({ keys: Type.Array(KeyOut), next: Type.Union([Type.String(), Type.Null()]) }) },
         },
       },
       async (req) => {
         const limit = req.query.limit ?? 100;
         const list = await keys.list(namespaceOf(req), { after: req.query.after, limit });
-        return { keys: list.map(keyOut), next: list.length === limit ? list[list.length - 1].id : null };
+        return { keys: list.map(keyOut), next: nextAfter(list, limit, (x) => x.id) };
       },
     );
 

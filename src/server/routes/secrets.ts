@@ -4,7 +4,7 @@ import { toRfc3339 } from '../../core/index.ts';
 import type { SecretMetadata } from '../../governance/index.ts';
 import { actorOf } from '../guard.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { PageQuery, nextAfter, ProblemSchema } from './shared.ts';
 
 const SecretParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$' }) });
 
@@ -34,14 +34,14 @@ export function secretRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: {
           tags: ['secrets'],
           summary: 'Secrets of the namespace: names and metadata, never values',
-          querystring: Type.Object({ after: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
+          querystring: PageQuery,
           response: { 200: Type.Object({ secrets: Type.Array(SecretOut), next: Type.Union([Type.String(), Type.Null()]) }) },
         },
       },
       async (req) => {
         const limit = req.query.limit ?? 100;
         const list = await secrets.list(namespaceOf(req), { after: req.query.after, limit });
-        return { secrets: list.map(out), next: list.length === limit ? list[list.length - 1].name : null };
+        return { secrets: list.map(out), next: nextAfter(list, limit, (x) => x.name) };
       },
     );
 

@@ -15,6 +15,17 @@ export const ProblemSchema = Type.Object(
   { additionalProperties: true, description: 'RFC 9457 problem details (application/problem+json)' },
 );
 
+/** Query of every list route ordered by name: `?after=<last name of the previous page>&limit=`. */
+export const PageQuery = Type.Object({
+  after: Type.Optional(Type.String({ maxLength: 200, description: 'the `next` of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
+
+/** The cursor of the next page: the last item's name when the page is full, else null. */
+export function nextAfter<T>(items: readonly T[], limit: number, nameOf: (t: T) => string): string | null {
+  return items.length === limit ? nameOf(items[items.length - 1]) : null;
+}
+
 /** `:topic` in every route under /topics/{topic}. */
 export const TopicParams = Type.Object({ topic: Type.String({ maxLength: 100 }) });
 

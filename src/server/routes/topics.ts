@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
 import type { Topic } from '../../events/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema, TopicParams } from './shared.ts';
+import { PageQuery, nextAfter, ProblemSchema, TopicParams } from './shared.ts';
 
 const Retention = Type.Object(
   {
@@ -90,14 +90,14 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: {
           tags: ['topics'],
           summary: 'List topics, by name, with a cursor',
-          querystring: Type.Object({ after: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
+          querystring: PageQuery,
           response: { 200: Type.Object({ topics: Type.Array(TopicOut), next: Type.Union([Type.String(), Type.Null()]) }) },
         },
       },
       async (req) => {
         const limit = req.query.limit ?? 100;
         const topics = await log.listTopics(namespaceOf(req), { after: req.query.after, limit });
-        return { topics: topics.map(topicOut), next: topics.length === limit ? topics[topics.length - 1].name : null };
+        return { topics: topics.map(topicOut), next: nextAfter(topics, limit, (x) => x.name) };
       },
     );
 
