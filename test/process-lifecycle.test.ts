@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,10 +15,13 @@ const tempDir = () => {
 };
 
 describe('the aios process', () => {
-  it('`npm start` answers /healthz within 10 s with nothing else to start', async () => {
+  it('`npm start` answers /healthz within 10 s with nothing else to start, and writes the first admin key to a 0600 file', async () => {
     const port = await freePort();
     const dataDir = tempDir();
-    const child = spawn('npm', ['start'], { env: { ...process.env, AIOS_PORT: String(port), AIOS_DATA_DIR: dataDir, AIOS_LOG_LEVEL: 'warn' }, stdio: 'ignore', detached: true });
+    const child = spawn('npm', ['start'], { env: { ...process.env, AIOS_PORT: String(port), AIOS_DATA_DIR: dataDir, AIOS_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const output: string[] = [];
+    child.stdout!.on('data', (d) => output.push(String(d)));
+    child.stderr!.on('data', (d) => output.push(String(d)));
     try {
       let health: unknown;
       for (let i = 0; i < 100 && health === undefined; i++) {
@@ -26,6 +29,14 @@ describe('the aios process', () => {
         health = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json(), () => undefined);
       }
       expect(health).toEqual({ status: 'ok' });
+      const keyFile = join(dataDir, 'admin.key');
+      for (let i = 0; i < 100 && !output.join('').includes('admin API key'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      const key = readFileSync(keyFile, 'utf8').trim();
+      const who = await fetch(`http://127.0.0.1:${port}/api/v1/auth/whoami`, { headers: { authorization: `Bearer ${key}` } });
+      expect((await who.json()).principal).toMatchObject({ id: 'admin', namespace: '*', roles: ['admin'] });
+      expect(output.join('')).toContain(keyFile);
+      expect(output.join('')).not.toContain(key);
     } finally {
       process.kill(-child.pid!, 'SIGTERM');
     }

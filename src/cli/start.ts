@@ -44,6 +44,9 @@ export function startCommand(): Command {
       process.once('SIGINT', () => shutdown('SIGINT'));
       await running.start({ listen: true });
       console.error(`AIOS listening on ${running.url} (docs: ${running.url}/docs)`);
+      if (running.createdAdminKeyFile) {
+        console.error(`first start: an admin API key was written to ${running.createdAdminKeyFile} (mode 0600); the CLI uses it by default, curl with -H "authorization: Bearer $(cat ${running.createdAdminKeyFile})"`);
+      }
     } catch (e) {
       const msg = isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
       console.error(`aios start failed: ${msg}`);

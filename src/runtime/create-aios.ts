@@ -33,6 +33,8 @@ export interface Aios {
   readonly http: App;
   /** True once migrations and recovery are done. */
   readonly ready: boolean;
+  /** Where the first start of a new database wrote the admin API key; undefined otherwise. */
+  readonly createdAdminKeyFile: string | undefined;
   /** The address the API listens on, once started with `listen`. */
   readonly url: string | undefined;
   /** Migrates and recovers; with `listen`, serves HTTP first so /healthz answers during start-up. */
@@ -88,6 +90,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
   });
   let ready = false;
   let url: string | undefined;
+  let createdAdminKeyFile: string | undefined;
   let stopping: Promise<void> | undefined;
   const streams = new Set<AbortController>();
   const http = await buildServer({ events, governance, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
@@ -106,6 +109,9 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     get url() {
       return url;
     },
+    get createdAdminKeyFile() {
+      return createdAdminKeyFile;
+    },
     async start(startOpts = {}) {
       if (startOpts.listen) {
         url = await http.listen({ port: config.port, host: config.host });
@@ -114,7 +120,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       }
       const m = await migrate(database);
       if (m.applied.length) logger.info({ applied: m.applied, database: database.location }, 'migrations applied');
-      await governance.start();
+      if ((await governance.start()).adminKeyCreated) createdAdminKeyFile = governance.adminKeyFile;
       events.startRetention(config.retentionIntervalMs);
       ready = true;
       logger.info({ url, database: database.location, eventLog: store.backend }, 'AIOS is ready');
