@@ -9,7 +9,7 @@ import type { EventLog } from '../events/index.ts';
 import type { Governance } from '../governance/index.ts';
 import { createGuard, isPublicPath } from './guard.ts';
 import { registerContentTypes } from './content-types.ts';
-import { errorHandler, sendProblem } from './problem.ts';
+import { errorHandler, sendProblem, toAiosError } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { topicRoutes } from './routes/topics.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -61,6 +61,8 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
     genReqId: () => uuidv7(),
     requestIdHeader: 'x-request-id',
     logController: new LogController({ disableRequestLogging: true }),
+    // Router errors (a malformed URL, an over-long parameter) answer problem+json like the rest.
+    frameworkErrors: (err, req, reply) => sendProblem(reply, toAiosError(err), req),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
@@ -82,7 +84,7 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   });
   app.addHook('onResponse', async (req, reply) => {
     if (req.url !== '/metrics' && req.url !== '/healthz' && req.url !== '/readyz') {
-      req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
     }
   });
   // API routes answer 503 until the store is migrated and recovered, and again while draining.

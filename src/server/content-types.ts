@@ -5,19 +5,66 @@ import { parseCloudEvents } from '../events/index.ts';
 /** Marks a body parsed from CloudEvents, so the append route knows it holds several events. */
 export const CLOUDEVENTS_BATCH = Symbol('cloudevents-batch');
 
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new AiosError('AIOS_MALFORMED_JSON', `${what} is not valid JSON: ${(e as Error).message}`);
+/** Deepest nesting accepted in a body; deeper documents are refused before anything reads them recursively. */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * Refuses JSON that parses but has no faithful canonical form: numbers beyond float range
+ * (`1e999` parses to Infinity and would be stored as null), lone UTF-16 surrogates (stored as
+ * U+FFFD), and nesting deep enough to overflow recursive code (hashing, validation, stringify).
+ * Iterative, so the check itself cannot overflow.
+ */
+export function assertPortableJson(value: unknown, what: string): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new AiosError('AIOS_MALFORMED_JSON', `${what} holds a number outside the 64-bit float range`);
+    } else if (typeof v === 'string') {
+      if (!v.isWellFormed()) throw new AiosError('AIOS_MALFORMED_JSON', `${what} holds a string with a lone UTF-16 surrogate`);
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= MAX_JSON_DEPTH) throw new AiosError('AIOS_MALFORMED_JSON', `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (Array.isArray(v)) for (const x of v) stack.push([x, depth + 1]);
+      else
+        for (const [k, x] of Object.entries(v)) {
+          if (!k.isWellFormed()) throw new AiosError('AIOS_MALFORMED_JSON', `${what} holds a key with a lone UTF-16 surrogate`);
+          stack.push([x, depth + 1]);
+        }
+    }
   }
 }
 
+function parseJson(text: string, what: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // The engine's message quotes the text around the error, which may be a secret: not repeated.
+    throw new AiosError('AIOS_MALFORMED_JSON', `${what} is not valid JSON`);
+  }
+  assertPortableJson(value, what);
+  return value;
+}
+
 /**
- * Body parsers beyond JSON: NDJSON for bulk loads (one event per line; one broken line fails
+ * JSON bodies are checked to be portable (see `assertPortableJson`). Body parsers beyond JSON: NDJSON for bulk loads (one event per line; one broken line fails
  * the request and appends nothing) and CloudEvents structured and batch modes.
  */
 export function registerContentTypes(app: FastifyInstance): void {
+  // Fastify's own JSON parser (with its prototype-poisoning protection), then the portability check.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if ((body as string).trim() === '') return done(null, undefined); // an empty body is no body
+    json(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(new AiosError('AIOS_MALFORMED_JSON', 'the body is not valid JSON'), undefined);
+      try {
+        assertPortableJson(value, 'the body');
+        done(null, value);
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
+  });
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => {
     try {
       const out: unknown[] = [];

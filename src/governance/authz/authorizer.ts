@@ -4,9 +4,12 @@ import type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine } fro
  * Puts a bounded decision cache in front of a policy engine. Sound because a decision is a pure
  * function of what the key holds: the active policy set's hash, the principal (type, id,
  * namespace, roles), the action and the resource (type, id, namespace); the request carries no
- * other entity data and an empty context. Activating another policy set changes the hash, so old
- * decisions are never served. A Cedar evaluation through WebAssembly costs about 0.1 ms on the
- * reference machine; a cache hit costs a map lookup (see BENCHMARKS.md, `authz`).
+ * other entity data and an empty context. Cedar conditions cannot read an entity's id except by
+ * comparing it with an entity literal, so when the policy set names no principal or resource
+ * (the default set), the ids leave the key and a new topic name costs no new evaluation.
+ * Activating another policy set changes the hash, so old decisions are never served. A Cedar
+ * evaluation through WebAssembly costs about 0.1 ms on the reference machine; a cache hit costs
+ * a map lookup (see BENCHMARKS.md, `authz`).
  */
 export class Authorizer {
   readonly #engine: PolicyEngine;
@@ -33,7 +36,9 @@ export class Authorizer {
 
   authorize(req: AuthzRequest): AuthzDecision {
     const { principal: p, resource: r } = req;
-    const key = `${this.#engine.active?.hash}\u0000${p.type}\u0000${p.id}\u0000${p.namespace}\u0000${p.roles.join(',')}\u0000${req.action}\u0000${r.type}\u0000${r.id}\u0000${r.namespace}`;
+    const set = this.#engine.active;
+    const ids = set?.namesEntities !== false ? `\u0000${p.id}\u0000${r.id}` : '';
+    const key = `${set?.hash}\u0000${p.type}\u0000${p.namespace}\u0000${p.roles.join(',')}\u0000${req.action}\u0000${r.type}\u0000${r.namespace}${ids}`;
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const decision = Object.freeze(this.#engine.authorize(req));

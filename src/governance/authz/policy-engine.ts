@@ -29,6 +29,11 @@ export interface AuthzDecision {
 export interface CompiledPolicySet {
   readonly hash: string;
   readonly policyIds: readonly string[];
+  /**
+   * Whether some policy names a specific principal or resource (an entity literal other than a
+   * role or an action). When none does, decisions do not depend on principal or resource ids.
+   */
+  readonly namesEntities: boolean;
 }
 
 /**

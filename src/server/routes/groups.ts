@@ -14,6 +14,11 @@ const GroupStateOut = Type.Object({
   partitions: Type.Array(Type.Object({ partition: Type.Integer(), committed: Type.Union([Type.Integer(), Type.Null()]), end: Type.Integer(), lag: Type.Integer() })),
 });
 
+/** Fetch and commit take an optional body: no body means the defaults. */
+async function noBodyIsEmpty(req: { body: unknown }): Promise<void> {
+  if (req.body === undefined || req.body === null) req.body = {};
+}
+
 export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (plugin) => {
     const app = plugin as unknown as App;
@@ -45,14 +50,13 @@ export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
     app.post(
       '/topics/:topic/groups/:group/fetch',
       { config: { action: 'groups:consume', audit: false },
+        preValidation: noBodyIsEmpty,
         schema: {
           tags: ['groups'],
           summary: 'Fetch the next events for the group (at-least-once: commit them when processed)',
           description: 'Fetched events that are not committed within 30 s are delivered again.',
           params: GroupParams,
-          body: Type.Optional(
-            Type.Object({ max: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })), waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 30000, default: 0 })) }, { additionalProperties: false }),
-          ),
+          body: Type.Object({ max: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })), waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 30000, default: 0 })) }, { additionalProperties: false }),
           response: { 200: Type.Object({ events: Type.Array(EventOut) }), 404: ProblemSchema },
         },
       },
@@ -66,12 +70,13 @@ export function groupRoutes(deps: ServerDeps): FastifyPluginAsync {
     app.post(
       '/topics/:topic/groups/:group/commit',
       { config: { action: 'groups:consume' },
+        preValidation: noBodyIsEmpty,
         schema: {
           tags: ['groups'],
           summary: 'Commit processed events: each position covers its offset and all before it in that partition',
           description: 'Without a body, commits everything this process fetched for the group.',
           params: GroupParams,
-          body: Type.Optional(Type.Object({ offsets: Type.Array(Position, { maxItems: 256 }) }, { additionalProperties: false })),
+          body: Type.Object({ offsets: Type.Optional(Type.Array(Position, { maxItems: 256 })) }, { additionalProperties: false }),
           response: { 200: GroupStateOut, 404: ProblemSchema },
         },
       },
