@@ -5,7 +5,7 @@ import { AppendQueue } from './append-queue.ts';
 import { ContractCompiler, describeErrors } from './contract.ts';
 import { formatCursor, parseCursor, type Cursor } from './cursor.ts';
 import { isRejection, prepareEvent, type EventInput, type PreparedEvent, type Rejection, type StoredEvent } from './event.ts';
-import type { ConsumerHandle, ConsumerOptions, EventStore, GroupState, ResetTarget } from './event-store.ts';
+import type { CommitHook, ConsumerHandle, ConsumerOptions, EventStore, GroupState, ResetTarget } from './event-store.ts';
 import { EventMetrics } from './event-metrics.ts';
 import { schemaIncompatibilities } from './schema-compat.ts';
 import { TopicRegistry } from './topic-registry.ts';
@@ -223,7 +223,12 @@ export class EventLog {
    * rejects the whole request and nothing is appended. Duplicates (same id) return the place of
    * the first append with `duplicate: true`.
    */
-  async append(ns: string, topicName: string, inputs: readonly unknown[], opts: { atomic?: boolean } = {}): Promise<AppendResult> {
+  /** Whether `append` runs an `onCommit` hook in the events' own transaction (SQL backends: yes; NATS: no). */
+  get commitHooks(): boolean {
+    return this.store.backend !== 'nats';
+  }
+
+  async append(ns: string, topicName: string, inputs: readonly unknown[], opts: { atomic?: boolean; onCommit?: CommitHook } = {}): Promise<AppendResult> {
     const { topic, validate } = await this.#cached(ns, topicName);
     if (inputs.length > this.#limits.maxEventsPerRequest) {
       throw new AiosError('AIOS_EVENTS_BATCH_TOO_LARGE', `${inputs.length} events in one request; the limit is ${this.#limits.maxEventsPerRequest}`);
@@ -248,7 +253,7 @@ export class EventLog {
       throw new AiosError(code, detail, { errors: rejected.map((r) => ({ path: `/${r.index}`, message: `${r.code}: ${r.reason}` })), extra: { rejected } });
     }
     if (!prepared.length) return { accepted: [], rejected };
-    const positions = await this.#queue.push({ topic, events: prepared });
+    const positions = await this.#queue.push({ topic, events: prepared, onCommit: opts.onCommit });
     const accepted = positions.map((p, k) => ({ index: indexes[k], ...p }));
     this.#metrics?.appended(topic, accepted);
     return { accepted, rejected };

@@ -1,3 +1,5 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Kysely } from 'kysely';
 import type { PreparedEvent, StoredEvent } from './event.ts';
 import type { Topic } from './topic.ts';
 
@@ -9,9 +11,24 @@ export interface AppendedPosition {
   readonly duplicate: boolean;
 }
 
+/**
+ * Work that commits in the same transaction as one batch, or not at all: the request's audit
+ * record, say. The SQL stores call the variant of their engine after the batch's rows are
+ * written; NATS has no such transaction and calls neither (`EventLog.commitHooks` says so).
+ * A failed shared transaction is retried batch by batch, so a hook may run more than once; only
+ * the run in the transaction that commits counts.
+ */
+export interface CommitHook {
+  /** Inside the synchronous better-sqlite3 transaction. */
+  sqlite?(db: BetterSqlite3.Database, positions: readonly AppendedPosition[]): void;
+  /** Inside the PostgreSQL transaction. */
+  postgres?(trx: Kysely<any>, positions: readonly AppendedPosition[]): Promise<void>;
+}
+
 export interface AppendBatch {
   readonly topic: Topic;
   readonly events: readonly PreparedEvent[];
+  readonly onCommit?: CommitHook;
 }
 
 /** Lowest retained and next-to-be-written offset of one partition. */

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { AiosError, uuidv7, type Logger } from '../core/index.ts';
-import { ACTIONS, isValidLineageId, type Action, type AuditActor, type AuditDecision, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { ACTIONS, isValidLineageId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
 
 export const NAMESPACE_HEADER = 'x-aios-namespace';
@@ -36,7 +36,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     aiosAuth?: RequestAuth;
     lineageId: string;
-    aiosOutput?: unknown;
+    /** Set when the route wrote the request's audit record itself, in its own transaction. */
+    aiosAudited?: boolean;
   }
 }
 
@@ -76,6 +77,35 @@ function auditDecision(d: AuthzDecision | undefined): AuditDecision | null {
   return d ? { decision: d.allowed ? 'allow' : 'deny', policySetHash: d.policySetHash, policyIds: d.policyIds } : null;
 }
 
+interface AuditExtra {
+  readonly principal?: Principal;
+  readonly ns?: string;
+  readonly action?: string;
+  readonly resource?: ResourceRef;
+  readonly decision?: AuthzDecision;
+  readonly output?: unknown;
+}
+
+/** The audit entry of a request, from what the guard learned about it. */
+export function auditInput(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: AuditExtra = {}): AuditInput {
+  const a = req.aiosAuth;
+  const resource = extra.resource ?? a?.resource;
+  return {
+    ns: extra.ns ?? a?.ns ?? 'default',
+    actor: actorOf(extra.principal ?? a?.principal),
+    action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
+    resource: resource ? `${resource.type}:${resource.id}` : `route:${req.url.split('?')[0]}`,
+    outcome,
+    error,
+    requestId: req.id,
+    traceId: traceIdOf(req),
+    lineageId: req.lineageId,
+    input: req.routeOptions.config?.auditInput === false ? undefined : req.body,
+    output: extra.output,
+    decision: auditDecision(extra.decision ?? a?.decision),
+  };
+}
+
 const DISABLED: AuthzDecision = Object.freeze({ allowed: true, policySetHash: 'authorization-disabled', policyIds: [], errors: [] });
 const ANONYMOUS_ADMIN: Principal = Object.freeze({ type: 'user', id: 'anonymous', namespace: '*', roles: ['admin'], authMethod: 'none' });
 
@@ -94,26 +124,11 @@ export function createGuard(deps: GuardDeps) {
   });
   const unauthenticated = new Counter({ name: 'aios_auth_failures_total', help: 'Requests refused for missing or invalid credentials', registers: [deps.metrics] });
 
-  async function audit(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: { principal?: Principal; ns?: string; action?: string; resource?: ResourceRef; decision?: AuthzDecision; output?: unknown } = {}) {
-    const a = req.aiosAuth;
-    const resource = extra.resource ?? a?.resource;
-    await deps.audit.record({
-      ns: extra.ns ?? a?.ns ?? 'default',
-      actor: actorOf(extra.principal ?? a?.principal),
-      action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
-      resource: resource ? `${resource.type}:${resource.id}` : `route:${req.url.split('?')[0]}`,
-      outcome,
-      error,
-      requestId: req.id,
-      traceId: traceIdOf(req),
-      lineageId: req.lineageId,
-      input: req.routeOptions.config?.auditInput === false ? undefined : req.body,
-      output: extra.output,
-      decision: auditDecision(extra.decision ?? a?.decision),
-    });
+  async function audit(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: AuditExtra = {}) {
+    await deps.audit.record(auditInput(req, outcome, error, extra));
   }
 
-  async function deny(req: FastifyRequest, reply: FastifyReply, e: AiosError, extra: Parameters<typeof audit>[3] = {}) {
+  async function deny(req: FastifyRequest, reply: FastifyReply, e: AiosError, extra: AuditExtra = {}) {
     try {
       await audit(req, 'denied', e.code, extra);
     } catch (err) {
@@ -174,7 +189,7 @@ export function createGuard(deps: GuardDeps) {
 
     async onSend(req: FastifyRequest, reply: FastifyReply, payload: unknown) {
       const auth = req.aiosAuth;
-      if (!auth || !deps.enabled) return payload;
+      if (!auth || !deps.enabled || req.aiosAudited) return payload;
       const wanted = req.routeOptions.config?.audit ?? req.method !== 'GET';
       if (!wanted) return payload;
       const failed = reply.statusCode >= 400;

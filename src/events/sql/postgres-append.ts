@@ -115,6 +115,9 @@ export async function appendPostgres(db: Kysely<any>, batches: readonly AppendBa
         out[b][i] = { id: r.id, partition: r.partition, offset: Number(r.offset), duplicate: true };
       }
     }
+    // Last, so that the partition row locks (taken in a fixed order above) come before any lock
+    // a hook takes (the audit chain's head row): one lock order for every writer, no deadlock.
+    for (let b = 0; b < batches.length; b++) await batches[b].onCommit?.postgres?.(trx, out[b]);
     return out;
   });
 }

@@ -22,7 +22,8 @@ export function createSqliteAppender(db: BetterSqlite3.Database) {
 
   const run = db.transaction((batches: readonly AppendBatch[], ingestedAt: number): AppendedPosition[][] => {
     const out: AppendedPosition[][] = [];
-    for (const { topic, events } of batches) {
+    for (const batch of batches) {
+      const { topic, events } = batch;
       const tid = topic.topicId;
       const next = new Map<number, number>();
       const first = new Map<number, number>();
@@ -46,6 +47,7 @@ export function createSqliteAppender(db: BetterSqlite3.Database) {
       }
       for (const [p, n] of next) setNext.run(n, tid, p);
       for (const [p, o] of first) mark.run(tid, p, o, ingestedAt);
+      batch.onCommit?.sqlite?.(db, positions);
       out.push(positions);
     }
     return out;

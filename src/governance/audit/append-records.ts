@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import { translateDbError, type Database } from '../../storage/index.ts';
 import type { AuditRecord } from './audit-record.ts';
@@ -20,29 +20,38 @@ const ROWS_PER_INSERT = 500;
  */
 export async function appendRecords(database: Database, drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
   try {
-    return await (database.db as AuditDb).transaction().execute(async (trx) => {
-      const head = await lockHead(trx, database.flags.concurrentWriters);
-      let seq = Number(head.last_seq);
-      let prevHash = head.last_hash;
-      const records = drafts.map((d) => {
-        seq++;
-        const unsealed = { seq, ...d, prevHash };
-        const sealed: AuditRecord = { ...unsealed, recordHash: recordHash(unsealed) };
-        prevHash = sealed.recordHash;
-        return sealed;
-      });
-      for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
-        await trx.insertInto('aios_audit_log').values(records.slice(i, i + ROWS_PER_INSERT).map(recordToRow)).execute();
-      }
-      await trx.updateTable('aios_audit_head').set({ last_seq: seq, last_hash: prevHash }).where('id', '=', 1).execute();
-      return records;
-    });
+    return await (database.db as AuditDb).transaction().execute((trx) => appendRecordsIn(trx, drafts, database.flags.concurrentWriters));
   } catch (e) {
     throw translateDbError(e);
   }
 }
 
-async function lockHead(trx: Transaction<AuditTables>, concurrentWriters: boolean): Promise<AuditHeadRow> {
+/** The same, inside a transaction the caller holds (the event log's, for an append's record). */
+export async function appendRecordsIn(trx: Transaction<AuditTables> | Kysely<AuditTables>, drafts: readonly AuditDraft[], concurrentWriters: boolean): Promise<AuditRecord[]> {
+  const head = await lockHead(trx, concurrentWriters);
+  const records = chain(Number(head.last_seq), head.last_hash, drafts);
+  for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
+    await trx.insertInto('aios_audit_log').values(records.slice(i, i + ROWS_PER_INSERT).map(recordToRow)).execute();
+  }
+  const last = records[records.length - 1];
+  if (last) await trx.updateTable('aios_audit_head').set({ last_seq: last.seq, last_hash: last.recordHash }).where('id', '=', 1).execute();
+  return records;
+}
+
+/** Numbers drafts after the head and links their hashes. */
+export function chain(lastSeq: number, lastHash: string, drafts: readonly AuditDraft[]): AuditRecord[] {
+  let seq = lastSeq;
+  let prevHash = lastHash;
+  return drafts.map((d) => {
+    seq++;
+    const unsealed = { seq, ...d, prevHash };
+    const sealed: AuditRecord = { ...unsealed, recordHash: recordHash(unsealed) };
+    prevHash = sealed.recordHash;
+    return sealed;
+  });
+}
+
+async function lockHead(trx: Transaction<AuditTables> | Kysely<AuditTables>, concurrentWriters: boolean): Promise<AuditHeadRow> {
   let q = trx.selectFrom('aios_audit_head').selectAll().where('id', '=', 1);
   if (concurrentWriters) {
     // PostgreSQL: other writers block here until this transaction ends.

@@ -4,6 +4,7 @@ import { appendRecords, type AuditDraft } from './append-records.ts';
 import { queryAuditLog, MAX_AUDIT_QUERY_LIMIT, type AuditQuery } from './audit-query.ts';
 import type { AuditInput, AuditRecord, AuditRecorder } from './audit-record.ts';
 import { rowToCheckpoint, type AuditDb } from './audit-rows.ts';
+import { inTransactionAudit, type InTransactionAudit } from './in-transaction.ts';
 import { hashPayload } from './canonical.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { GroupCommitQueue } from './group-commit.ts';
@@ -103,6 +104,26 @@ export class AuditTrail implements AuditRecorder {
       return Promise.reject(e);
     }
     return this.#queue.push(drafts);
+  }
+
+  /**
+   * An audit record to be written inside another transaction (the event log's append), so that
+   * it commits with the data. Call `noteCommitted` with the record once that transaction has
+   * committed, so that checkpoints count it.
+   *
+   * @example
+   * const a = trail.inTransaction(entry, (positions) => positions);
+   * await events.append(ns, topic, items, { onCommit: a.hook });
+   * trail.noteCommitted(a.committed());
+   */
+  inTransaction(entry: AuditInput, output: (positions: readonly unknown[]) => unknown): InTransactionAudit {
+    return inTransactionAudit(this.#draft(entry), output, this.#database.flags.concurrentWriters);
+  }
+
+  /** Counts a record written by `inTransaction` toward the next checkpoint. */
+  noteCommitted(record: AuditRecord): void {
+    this.#lastSeq = Math.max(this.#lastSeq, record.seq);
+    void this.#checkpointIfDue();
   }
 
   /**

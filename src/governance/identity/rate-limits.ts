@@ -31,6 +31,7 @@ export class RateLimits {
         storeClient: pool,
         storeType: 'pool',
         tableName: 'aios_rate_limits',
+        tableCreated: true, // by migration 0003
         clearExpiredByTimeout: true,
         inMemoryBlockOnConsumed: points,
         inMemoryBlockDuration: 1,

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AiosError, parseTime } from '../../core/index.ts';
 import { fromCloudEvent } from '../../events/index.ts';
 import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { auditInput } from '../guard.ts';
 import { CLOUDEVENTS_BATCH } from '../content-types.ts';
 import { sendProblem } from '../problem.ts';
 import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
@@ -97,7 +98,14 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         if (items.length === 0) throw new AiosError('AIOS_BAD_REQUEST', 'the body holds no events');
         const single = !Array.isArray(req.body) && !(body as { [CLOUDEVENTS_BATCH]?: boolean })[CLOUDEVENTS_BATCH] && items.length === 1;
         const ns = namespaceOf(req);
-        const result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single });
+        // The request's audit record commits in the events' own transaction (SQL backends): an
+        // acknowledged append always has its record, and no record exists for one that rolled back.
+        const audit = deps.authEnabled && log.commitHooks ? deps.governance.audit.inTransaction(auditInput(req, 'success', null), (positions) => positions) : undefined;
+        const result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit: audit?.hook });
+        if (audit && result.accepted.length) {
+          deps.governance.audit.noteCommitted(audit.committed());
+          req.aiosAudited = true;
+        }
         if (result.accepted.length) {
           await deps.governance.lineage.record({
             ns,

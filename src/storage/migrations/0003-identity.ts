@@ -1,10 +1,20 @@
 import type { Migration } from '../migrate.ts';
 
-/** API keys (only their hashes) and the versioned policy set. */
+/** API keys (only their hashes), the versioned policy set, and (PostgreSQL) shared rate-limit counters. */
 export const m0003Identity: Migration = {
   version: 3,
   name: 'identity',
-  async up(db) {
+  async up(db, flags) {
+    if (flags.name === 'postgres') {
+      // rate-limiter-flexible's table, created here rather than by the library at start-up, where
+      // two processes starting together race on CREATE TABLE. Same shape as the library's own.
+      await db.schema
+        .createTable('aios_rate_limits')
+        .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('points', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('expire', 'bigint')
+        .execute();
+    }
     await db.schema
       .createTable('aios_api_keys')
       .addColumn('id', 'text', (c) => c.primaryKey())

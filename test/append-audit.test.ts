@@ -1,0 +1,72 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, systemClock } from '../src/core/index.ts';
+import type { CommitHook } from '../src/events/index.ts';
+import { AuditTrail, hashPayload, keyIdOf, verifyAuditChain } from '../src/governance/index.ts';
+import { allBackends, type Backend, type Opened } from './support/event-log-harness.ts';
+
+/**
+ * An append's audit record commits in the events' own transaction: both, or neither. The hook is
+ * the one the HTTP route uses; a second hook that fails after it forces a rollback.
+ */
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const signingKey = { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+const entry = (n: number) => ({ ns: 'plant', actor: { type: 'service' as const, id: 'gw', authMethod: 'api_key' as const }, action: 'events:append', resource: 'Topic:t', outcome: 'success' as const, requestId: `r${n}`, input: { n } });
+
+for (const backend of (await allBackends()).filter((x) => x.name !== 'nats')) {
+  describe.skipIf(!backend.available)(`audit records of appends on ${backend.name}`, () => {
+    let b: Backend;
+    let o: Opened;
+    let trail: AuditTrail;
+    beforeAll(async () => {
+      b = backend;
+      o = await b.open();
+      trail = new AuditTrail({ database: o.database, clock: systemClock, logger: createLogger({ level: 'silent' }), signingKey, checkpointEvery: 2 });
+      await o.log.createTopic('plant', { name: 't', partitions: 2, keyField: 'k' });
+    });
+    afterAll(async () => {
+      await trail.close();
+      await o.close();
+      await b.cleanup();
+    });
+
+    it('commit with their events, hashing the positions written', async () => {
+      expect(o.log.commitHooks).toBe(true);
+      const a = trail.inTransaction(entry(1), (p) => p);
+      const r = await o.log.append('plant', 't', [{ id: 'e1', data: { k: 'a' } }, { id: 'e2', data: { k: 'b' } }], { onCommit: a.hook });
+      const record = a.committed();
+      trail.noteCommitted(record);
+      const stored = await trail.query('plant', { limit: 10 });
+      expect(stored.map((s) => s.requestId)).toContain('r1');
+      expect(record.outputHash).toBe(hashPayload(r.accepted.map(({ index: _i, ...p }) => p)));
+      expect(record.inputHash).toBe(hashPayload({ n: 1 }));
+    });
+
+    it('roll back with their events: neither is stored, and the chain goes on intact', async () => {
+      const a = trail.inTransaction(entry(2), (p) => p);
+      const failing: CommitHook = {
+        sqlite(db, positions) {
+          a.hook.sqlite(db, positions);
+          throw new Error('injected failure after the audit write');
+        },
+        async postgres(trx, positions) {
+          await a.hook.postgres(trx, positions);
+          throw new Error('injected failure after the audit write');
+        },
+      };
+      await expect(o.log.append('plant', 't', [{ id: 'e3', data: { k: 'a' } }], { onCommit: failing })).rejects.toThrow(/injected/);
+      const events = await o.log.read('plant', 't', { limit: 100 });
+      expect(events.events.map((e) => e.id).sort()).toEqual(['e1', 'e2']);
+      expect((await trail.query('plant', { limit: 100 })).map((s) => s.requestId)).toEqual(['r1']);
+
+      const c = trail.inTransaction(entry(3), (p) => p);
+      await o.log.append('plant', 't', [{ id: 'e3', data: { k: 'a' } }], { onCommit: c.hook });
+      trail.noteCommitted(c.committed());
+      await trail.record(entry(4));
+      expect((await trail.query('plant', { limit: 100 })).map((s) => [s.seq, s.requestId])).toEqual([[1, 'r1'], [2, 'r3'], [3, 'r4']]);
+      const v = await verifyAuditChain(o.database, { publicKey });
+      expect(v.problems).toEqual([]);
+      expect(v.ok).toBe(true);
+    });
+  });
+}
