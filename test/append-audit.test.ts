@@ -4,6 +4,8 @@ import { createLogger, systemClock } from '../src/core/index.ts';
 import type { CommitHook } from '../src/events/index.ts';
 import { AuditTrail, hashPayload, keyIdOf, verifyAuditChain } from '../src/governance/index.ts';
 import { allBackends, type Backend, type Opened } from './support/event-log-harness.ts';
+import { startTestAios, type TestAios } from './support/runtime.ts';
+import { NATS_URL, natsAvailable, randomName } from './support/services.ts';
 
 /**
  * An append's audit record commits in the events' own transaction: both, or neither. The hook is
@@ -70,3 +72,23 @@ for (const backend of (await allBackends()).filter((x) => x.name !== 'nats')) {
     });
   });
 }
+
+const natsUp = await natsAvailable();
+
+describe.skipIf(!natsUp)('audit records of appends with the event log on NATS', () => {
+  let t: TestAios;
+  beforeAll(async () => {
+    t = await startTestAios({ natsUrl: NATS_URL });
+  });
+  afterAll(() => t?.cleanup());
+
+  it('are written after the publish, before the answer, one per request', async () => {
+    const topic = randomName('audited');
+    expect((await t.api({ method: 'POST', url: '/api/v1/topics', payload: { name: topic } })).statusCode).toBe(201);
+    const r = await t.api({ method: 'POST', url: `/api/v1/topics/${topic}/events`, payload: [{ data: 1 }, { data: 2 }], headers: { 'x-request-id': `nats-${topic}` } });
+    expect(r.statusCode).toBe(200);
+    const records = (await t.api({ method: 'GET', url: '/api/v1/audit?action=events:append' })).json().records;
+    expect(records.filter((x: { requestId: string }) => x.requestId === `nats-${topic}`)).toHaveLength(1);
+    expect((await t.api({ method: 'GET', url: '/api/v1/audit/verify' })).json().ok).toBe(true);
+  });
+});
