@@ -1,14 +1,14 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { format } from 'node:util';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createAios, ROLES, type Aios } from '../src/index.ts';
 import { createLogger } from '../src/core/index.ts';
 import { startAiosProcess } from './support/child.ts';
+import { useTempDirs } from './support/temp-dirs.ts';
 
 /*
  * Captures every log line (pino at trace, and anything written through console) through a whole
@@ -17,15 +17,7 @@ import { startAiosProcess } from './support/child.ts';
  * master key and the audit signing key.
  */
 
-const tmpDirs: string[] = [];
-function tmp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tmpDirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs();
 
 /** Letters that never occur in hex, so an 8-character window of a secret cannot match a request id or a hash by chance. */
 const NON_HEX = 'ghjkmnpqrstuvwxyz';

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,17 +19,10 @@ import {
 import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { useTempDirs } from './support/temp-dirs.ts';
 
 const run = promisify(execFile);
-const tmpDirs: string[] = [];
-function tmp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tmpDirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs();
 
 /** A real AuditRecorder that keeps what it is given. */
 class CollectingAudit implements AuditRecorder {
