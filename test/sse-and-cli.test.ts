@@ -99,6 +99,10 @@ describe('the aios CLI', () => {
     expect(refused.stderr).toContain('AIOS_AUTH_UNAUTHENTICATED');
     const policies = await cli('policies', 'get');
     expect(policies.stdout).toContain('@id("namespace-isolation")');
+    const revocations = (await cli('audit', 'query', '--action', 'keys:revoke')).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(revocations).toEqual([expect.objectContaining({ action: 'keys:revoke', resource: `ApiKey:${id}`, outcome: 'success' })]);
+    const exported = (await cli('audit', 'export', '--action', 'keys:create')).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(exported.map((r) => r.action)).toEqual(['keys:create']);
   });
 
   it('lists every configuration option in `aios start --help`', async () => {

@@ -2,6 +2,32 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { isAiosError, loadConfig } from '../core/index.ts';
+import { action, clientFrom, withRemote } from './remote.ts';
+
+interface AuditFilterOptions {
+  actor?: string;
+  action?: string;
+  resource?: string;
+  from?: string;
+  to?: string;
+  lineage?: string;
+}
+
+function withFilters(cmd: Command): Command {
+  return cmd
+    .option('--actor <id>', 'principal id')
+    .option('--action <action>', 'e.g. topics:create')
+    .option('--resource <type:id>', 'e.g. Topic:vibration')
+    .option('--from <rfc3339>', 'records at or after')
+    .option('--to <rfc3339>', 'records before')
+    .option('--lineage <id>', 'lineage id');
+}
+
+function queryString(o: AuditFilterOptions, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams(extra);
+  for (const [k, v] of [['actor', o.actor], ['action', o.action], ['resource', o.resource], ['from', o.from], ['to', o.to], ['lineageId', o.lineage]] as const) if (v) q.set(k, v);
+  return q.toString();
+}
 
 /**
  * `aios audit verify`: checks the audit trail straight from the database (no running AIOS
@@ -13,6 +39,20 @@ import { isAiosError, loadConfig } from '../core/index.ts';
  */
 export function auditCommand(): Command {
   const cmd = new Command('audit').description('inspect the tamper-evident audit trail');
+  withRemote(withFilters(cmd.command('query').description('audit records of the namespace, one JSON object per line (from a running AIOS)')).option('--limit <n>', 'most records', '100')).action(
+    action(async (o: AuditFilterOptions & { limit: string; url: string }) => {
+      const r = await clientFrom(o).request<{ records: unknown[] }>('GET', `/api/v1/audit?${queryString(o, { limit: o.limit })}`);
+      for (const rec of r.body.records) console.log(JSON.stringify(rec));
+    }),
+  );
+  withRemote(withFilters(cmd.command('export').description('every matching record as NDJSON, streamed (from a running AIOS)'))).action(
+    action(async (o: AuditFilterOptions & { url: string; namespace?: string; keyFile?: string }) => {
+      const client = clientFrom(o);
+      const res = await client.raw('GET', `/api/v1/audit/export?${queryString(o)}`);
+      const reader = res.body!.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) process.stdout.write(r.value);
+    }),
+  );
   cmd
     .command('verify')
     .description('verify the hash chain, the signed checkpoints and the head of the audit trail')

@@ -51,6 +51,17 @@ export class AiosClient {
     return h;
   }
 
+  /** The raw response of a request that answered 2xx (for streamed bodies such as NDJSON exports). */
+  async raw(method: string, path: string): Promise<Response> {
+    const res = await fetch(`${this.#o.url}${path}`, { method, headers: this.#headers() });
+    if (res.status >= 400) {
+      const text = await res.text();
+      const parsed = text ? (JSON.parse(text) as { code?: string; detail?: string }) : undefined;
+      throw new ApiError(res.status, parsed?.code ?? 'HTTP_ERROR', parsed?.detail ?? text, parsed);
+    }
+    return res;
+  }
+
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.#o.url}${path}`, {
       method,

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
@@ -81,13 +82,19 @@ export function auditRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: { tags: ['audit'], summary: 'The same records as NDJSON, one per line, streamed', querystring: Type.Omit(Filter, ['limit']) },
       },
       async (req, reply) => {
-        const lines = audit.exportNdjson(namespaceOf(req), filterOf(req.query));
-        reply.type('application/x-ndjson');
-        return reply.send(
-          (async function* () {
-            for await (const line of lines) yield line.endsWith('\n') ? line : `${line}\n`;
-          })(),
-        );
+        const ns = namespaceOf(req);
+        const filter = filterOf(req.query);
+        // Paged by seq, so memory stays flat however many records match; same shape as GET /audit.
+        async function* lines() {
+          let after = filter.after;
+          for (;;) {
+            const page = await audit.query(ns, { ...filter, after, limit: 1000 });
+            for (const r of page) yield `${JSON.stringify(auditOut(r))}\n`;
+            if (page.length < 1000) return;
+            after = page[page.length - 1].seq;
+          }
+        }
+        return reply.type('application/x-ndjson').send(Readable.from(lines()));
       },
     );
 
