@@ -76,6 +76,7 @@ describe('OIDC bearer tokens', () => {
     ['a key that is not in the JWKS', async () => token({ key: stranger, kid: 'k-unknown' })],
     ['an algorithm that is not pinned (HS256)', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setSubject('x').setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(new TextEncoder().encode('k'.repeat(32)))],
     ['garbage', async () => 'not.a.jwt'],
+    ['a namespace claim of "*" (all namespaces)', async () => token({ ns: '*', roles: ['admin'] })],
   ])('rejects %s with 401', async (_name, make) => {
     const r = await call(await make());
     expect(r.statusCode).toBe(401);

@@ -51,6 +51,8 @@ export class OidcVerifier {
     const names = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(/\s+/).filter(Boolean) : [];
     const roles = [...new Set(names.map((n) => this.#o.roleMap[n] ?? n).filter((r) => (ROLES as readonly string[]).includes(r)))];
     const ns = claimAt(payload, this.#o.namespaceClaim);
+    // Acting in every namespace is for API keys an admin of "*" made, never for a token's claim.
+    if (ns === '*') throw new Error(`the ${this.#o.namespaceClaim} claim may not be "*"`);
     return Object.freeze({
       type: 'user',
       id: String(payload.sub),
