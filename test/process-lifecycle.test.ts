@@ -65,6 +65,8 @@ describe('the aios process', () => {
     const statuses = await Promise.all(sends);
     const code = await p.exited;
     expect(code, p.output.join('')).toBe(0);
+    // Every connection closed by itself during the drain: none had to be cut.
+    expect(p.output.join('')).not.toContain('connections still open');
     for (const s of statuses) expect([200, 503, 'refused']).toContain(s);
     expect(acked.length).toBeGreaterThan(0);
     const db = createDatabase({ sqliteFile: join(dataDir, 'aios.db') });

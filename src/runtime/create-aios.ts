@@ -132,9 +132,13 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
         // Requests already being handled get half the shutdown budget to finish; then any
         // connection still open is cut, so a stuck client cannot hold the process.
         const closing = http.close();
+        // server.close() closes the connections idle at that moment only; a keep-alive connection
+        // whose request finishes during the drain would stay open for Fastify's 72 s keep-alive.
+        const idle = setInterval(() => http.server.closeIdleConnections(), 50);
         let timer: NodeJS.Timeout | undefined;
         const drained = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.shutdownTimeoutMs / 2)))]);
         clearTimeout(timer);
+        clearInterval(idle);
         if (!drained) {
           logger.warn('connections still open after the drain period; closing them');
           http.server.closeAllConnections();
