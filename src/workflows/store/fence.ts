@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import { AiosError } from '../../core/index.ts';
+
+/**
+ * The lease fence, the first statement of every transaction in which a worker writes to a run:
+ *
+ *   update aios_wf_runs set updated_at = $now where ns = $ns and id = $id and epoch = $epoch
+ *
+ * Zero rows: another worker claimed the run since (or it does not exist), so nothing is written.
+ * Why an UPDATE and not a SELECT: on PostgreSQL it holds the run's row lock until commit, so a
+ * claim cannot bump the epoch between this check and the commit (a concurrent claim skips the
+ * locked row; one that committed first leaves zero rows here); on SQLite a write as the first
+ * statement takes the write lock at once, instead of upgrading a read lock later, which can fail
+ * with SQLITE_BUSY. The cost is one HOT tuple version per write on PostgreSQL (updated_at is in
+ * no index), and it gives the claim its proof that the owner is alive.
+ */
+export async function fence(trx: Kysely<any>, ns: string, runId: string, epoch: number, now: number): Promise<void> {
+  const r = await trx.updateTable('aios_wf_runs').set({ updated_at: now }).where('ns', '=', ns).where('id', '=', runId).where('epoch', '=', epoch).executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) throw await leaseLost(trx, ns, runId, epoch);
+}
+
+/** The error for a fenced write that changed nothing, saying what the run's epoch is now. */
+export async function leaseLost(db: Kysely<any>, ns: string, runId: string, epoch: number): Promise<AiosError> {
+  const row = await db.selectFrom('aios_wf_runs').select(['epoch', 'owner']).where('ns', '=', ns).where('id', '=', runId).executeTakeFirst();
+  if (!row) return new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
+  return new AiosError(
+    'AIOS_WF_LEASE_LOST',
+    `workflow run ${ns}/${runId} is at epoch ${row.epoch} (owner ${row.owner ?? 'none'}), not ${epoch}: this worker lost its lease; stop executing the run`,
+    { extra: { ns, runId, epoch, currentEpoch: Number(row.epoch) } },
+  );
+}

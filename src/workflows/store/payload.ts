@@ -1,0 +1,27 @@
+import { AiosError } from '../../core/index.ts';
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * A value as the JSON text to store, or null for `undefined`. Refuses a value larger than
+ * `limit` bytes of UTF-8 (`what` names it in the message) and one JSON cannot represent.
+ */
+export function encodePayload(value: unknown, limit: number, what: string): string | null {
+  if (value === undefined) return null;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (e) {
+    throw new AiosError('AIOS_VALIDATION', `${what} is not JSON-serialisable: ${(e as Error).message}`, { cause: e });
+  }
+  if (text === undefined) throw new AiosError('AIOS_VALIDATION', `${what} is not JSON-serialisable (a function or a symbol)`);
+  // A UTF-16 code unit is 1 to 3 UTF-8 bytes: only count bytes when the length leaves a doubt.
+  if (text.length * 3 <= limit) return text;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > limit) {
+    throw new AiosError('AIOS_WF_PAYLOAD_TOO_LARGE', `${what} is ${bytes} bytes of JSON, more than the limit of ${limit}; store large values elsewhere (an artifact, a topic) and pass a reference`, {
+      extra: { bytes, limit },
+    });
+  }
+  return text;
+}

@@ -1,0 +1,48 @@
+import type { Kysely } from 'kysely';
+import { AiosError } from '../../core/index.ts';
+import type { DialectFlags } from '../../storage/index.ts';
+import { isTerminal, type RunStatus } from './run-store.ts';
+
+/**
+ * Stores a signal for a run, in one transaction: lock the run row, refuse an unknown or finished
+ * run, number the signal max(seq) + 1 for that run, insert it, and when the run is waiting with
+ * no owner, set its wake_at to now so that a claimer picks it up.
+ *
+ * The row lock (PostgreSQL `for update`; on SQLite a no-op write first, which takes the write lock
+ * at once like BEGIN IMMEDIATE) numbers concurrent signals without gaps or clashes, and orders
+ * this against a worker releasing the run (see update-run.ts), so a wake-up is never lost. The
+ * signal is not fenced: anyone allowed to signal may, whoever holds the run.
+ */
+export async function sendSignal(
+  db: Kysely<any>,
+  flags: DialectFlags,
+  signal: { ns: string; runId: string; name: string; payload: string | null },
+  now: number,
+): Promise<{ seq: number }> {
+  const { ns, runId } = signal;
+  return db.transaction().execute(async (trx) => {
+    const run = await lockRun(trx, flags, ns, runId);
+    if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
+    if (isTerminal(run.status as RunStatus)) throw new AiosError('AIOS_CONFLICT', `workflow run ${ns}/${runId} is ${run.status}; it takes no more signals`);
+    const last = await trx
+      .selectFrom('aios_wf_signals')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .where('ns', '=', ns)
+      .where('run_id', '=', runId)
+      .executeTakeFirst();
+    const seq = Number(last?.seq ?? 0) + 1;
+    await trx.insertInto('aios_wf_signals').values({ ns, run_id: runId, seq, name: signal.name, payload: signal.payload, created_at: now, consumed_by: null }).execute();
+    if (run.status === 'waiting' && run.owner === null) {
+      await trx.updateTable('aios_wf_runs').set({ wake_at: now }).where('ns', '=', ns).where('id', '=', runId).execute();
+    }
+    return { seq };
+  });
+}
+
+/** Locks one run row for the rest of the transaction and reads what decides the next step. */
+export async function lockRun(trx: Kysely<any>, flags: DialectFlags, ns: string, id: string): Promise<{ status: string; owner: string | null } | undefined> {
+  let q = trx.selectFrom('aios_wf_runs').select(['status', 'owner']).where('ns', '=', ns).where('id', '=', id);
+  if (flags.concurrentWriters) q = q.forUpdate();
+  else await trx.updateTable('aios_wf_runs').set((eb) => ({ epoch: eb.ref('epoch') })).where('ns', '=', ns).where('id', '=', id).execute();
+  return (await q.executeTakeFirst()) as { status: string; owner: string | null } | undefined;
+}

@@ -1,0 +1,226 @@
+import { sql, type Kysely } from 'kysely';
+import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator } from '../../core/index.ts';
+import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
+import { appendJournal } from './append-journal.ts';
+import { claimRuns } from './claim-runs.ts';
+import { createRun } from './create-run.ts';
+import { listRuns } from './list-runs.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from './payload.ts';
+import { journalColumns, runColumns, toEntry, toRun, toSignal, type JournalRow, type RunRow } from './run-rows.ts';
+import {
+  isTerminal,
+  type AppendJournalOptions,
+  type ClaimOptions,
+  type CreateRunInput,
+  type JournalEntry,
+  type JournalEntryInput,
+  type ListRunsOptions,
+  type RunPage,
+  type RunPatch,
+  type RunStatus,
+  type RunStore,
+  type Signal,
+  type WorkflowRun,
+} from './run-store.ts';
+import { sendSignal } from './send-signal.ts';
+import { takeSignal } from './take-signal.ts';
+import { updateRun } from './update-run.ts';
+
+export interface SqlRunStoreOptions {
+  readonly database: Database;
+  readonly clock?: Clock;
+  /** Largest input, result, error, state, output or signal payload, in bytes of UTF-8 JSON. Default 1 MiB. */
+  readonly maxPayloadBytes?: number;
+  readonly newId?: IdGenerator;
+}
+
+const STATUSES: readonly RunStatus[] = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled', 'terminated'];
+
+/**
+ * The run store in SQL tables, on SQLite or PostgreSQL (migration 0007).
+ *
+ * @example
+ * const store = new SqlRunStore({ database, clock });
+ * const { run } = await store.createRun({ ns: 'default', id: 'order-17', name: 'ship', version: '3', input: { order: 17 }, createdBy: 'api' });
+ * await store.signal('default', 'order-17', 'approved', { by: 'ana' });
+ */
+export class SqlRunStore implements RunStore {
+  readonly #db: Kysely<any>;
+  readonly #flags: DialectFlags;
+  readonly #clock: Clock;
+  readonly #limit: number;
+  readonly #newId: IdGenerator;
+
+  constructor(opts: SqlRunStoreOptions) {
+    this.#db = opts.database.db;
+    this.#flags = opts.database.flags;
+    this.#clock = opts.clock ?? systemClock;
+    this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.#newId = opts.newId ?? uuidv7;
+  }
+
+  async createRun(input: CreateRunInput): Promise<{ run: WorkflowRun; created: boolean }> {
+    for (const field of ['ns', 'name', 'version', 'createdBy'] as const) requireText(input[field], field);
+    if (input.id !== undefined) requireText(input.id, 'id');
+    const id = input.id ?? this.#newId();
+    const now = this.#clock.now();
+    const row: RunRow = {
+      ns: input.ns,
+      id,
+      name: input.name,
+      version: input.version,
+      status: 'pending',
+      input: encodePayload(input.input, this.#limit, `the input of workflow run ${input.ns}/${id}`),
+      output: null,
+      error: null,
+      state: null,
+      parent_ns: input.parent?.ns ?? null,
+      parent_id: input.parent?.id ?? null,
+      lineage_id: input.lineageId ?? this.#newId(),
+      created_by: input.createdBy,
+      created_at: now,
+      updated_at: now,
+      completed_at: null,
+      wake_at: null,
+      owner: null,
+      epoch: 0,
+      cancel_requested: 0,
+    };
+    const r = await this.#guard(() => createRun(this.#db, this.#flags, row));
+    return { run: toRun(r.row), created: r.created };
+  }
+
+  async getRun(ns: string, id: string): Promise<WorkflowRun | undefined> {
+    const row = await this.#guard(() => this.#db.selectFrom('aios_wf_runs').select(runColumns(this.#flags)).where('ns', '=', ns).where('id', '=', id).executeTakeFirst());
+    return row ? toRun(row as RunRow) : undefined;
+  }
+
+  async listRuns(ns: string, opts: ListRunsOptions): Promise<RunPage> {
+    if (opts.status !== undefined && !STATUSES.includes(opts.status)) throw new AiosError('AIOS_BAD_REQUEST', `unknown run status "${opts.status}"; use one of ${STATUSES.join(', ')}`);
+    const page = await this.#guard(() => listRuns(this.#db, this.#flags, ns, opts));
+    return { runs: page.rows.map(toRun), ...(page.next ? { next: page.next } : {}) };
+  }
+
+  async claim(workerId: string, opts: ClaimOptions): Promise<WorkflowRun[]> {
+    requireText(workerId, 'workerId');
+    const now = opts.now ?? this.#clock.now();
+    // Committed before the claim, so other claimers see this worker alive once it owns runs.
+    await this.heartbeat(workerId, now);
+    const rows = await this.#guard(() => claimRuns(this.#db, this.#flags, workerId, now, opts.leaseMs, opts.limit));
+    return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async heartbeat(workerId: string, now = this.#clock.now()): Promise<void> {
+    await this.#guard(() =>
+      this.#db
+        .insertInto('aios_wf_workers')
+        .values({ id: workerId, started_at: now, heartbeat_at: now })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ heartbeat_at: now }))
+        .execute(),
+    );
+  }
+
+  async removeWorker(workerId: string): Promise<void> {
+    const now = this.#clock.now();
+    await this.#guard(() =>
+      this.#db.transaction().execute(async (trx) => {
+        // A waiting run's timer or signal was this worker's to watch: wake it so a new owner looks.
+        await trx
+          .updateTable('aios_wf_runs')
+          .set({ owner: null, wake_at: sql`case when status = 'waiting' then ${now} else wake_at end` })
+          .where('owner', '=', workerId)
+          .execute();
+        await trx.deleteFrom('aios_wf_workers').where('id', '=', workerId).execute();
+      }),
+    );
+  }
+
+  async journal(ns: string, runId: string): Promise<JournalEntry[]> {
+    const rows = await this.#guard(() =>
+      this.#db.selectFrom('aios_wf_journal').select(journalColumns(this.#flags)).where('ns', '=', ns).where('run_id', '=', runId).orderBy('seq').execute(),
+    );
+    return (rows as JournalRow[]).map(toEntry);
+  }
+
+  async appendJournal(ns: string, runId: string, epoch: number, entries: readonly JournalEntryInput[], opts: AppendJournalOptions = {}): Promise<JournalEntry[]> {
+    const now = this.#clock.now();
+    const rows = entries.map((e): JournalRow => {
+      if (!Number.isSafeInteger(e.seq) || e.seq < 0) throw new AiosError('AIOS_BAD_REQUEST', `journal seq must be a non-negative integer, got ${e.seq}`);
+      if (e.status !== 'ok' && e.status !== 'error') throw new AiosError('AIOS_BAD_REQUEST', `journal status must be "ok" or "error", got "${e.status}"`);
+      const what = `the ${e.kind} "${e.name}" at seq ${e.seq} of workflow run ${ns}/${runId}`;
+      return {
+        ns,
+        run_id: runId,
+        seq: e.seq,
+        kind: e.kind,
+        name: e.name,
+        status: e.status,
+        result: encodePayload(e.result, this.#limit, `the result of ${what}`),
+        error: encodePayload(e.error, this.#limit, `the error of ${what}`),
+        created_at: now,
+      };
+    });
+    const stored = await this.#guard(() => appendJournal(this.#db, this.#flags, rows, { ns, runId, epoch, now }, opts.also));
+    return stored.map(toEntry);
+  }
+
+  async update(ns: string, runId: string, epoch: number, patch: RunPatch): Promise<WorkflowRun> {
+    const now = this.#clock.now();
+    const what = `workflow run ${ns}/${runId}`;
+    const set: Record<string, unknown> = {};
+    if (patch.status !== undefined) {
+      if (!STATUSES.includes(patch.status)) throw new AiosError('AIOS_BAD_REQUEST', `unknown run status "${patch.status}"; use one of ${STATUSES.join(', ')}`);
+      set.status = patch.status;
+      if (isTerminal(patch.status)) Object.assign(set, { completed_at: now, wake_at: null });
+    }
+    if (patch.output !== undefined) set.output = encodePayload(patch.output, this.#limit, `the output of ${what}`);
+    if (patch.error !== undefined) set.error = patch.error === null ? null : encodePayload(patch.error, this.#limit, `the error of ${what}`);
+    if (patch.state !== undefined) set.state = encodePayload(patch.state, this.#limit, `the state of ${what}`);
+    if (patch.wakeAt !== undefined && set.wake_at === undefined) set.wake_at = patch.wakeAt;
+    if (patch.owner === null) set.owner = null;
+    const row = await this.#guard(() => updateRun(this.#db, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? []));
+    return toRun(row);
+  }
+
+  async signal(ns: string, runId: string, name: string, payload?: unknown): Promise<{ seq: number }> {
+    requireText(name, 'name');
+    const text = encodePayload(payload, this.#limit, `the payload of signal "${name}" to workflow run ${ns}/${runId}`);
+    return this.#guard(() => sendSignal(this.#db, this.#flags, { ns, runId, name, payload: text }, this.#clock.now()));
+  }
+
+  async takeSignal(ns: string, runId: string, epoch: number, name: string, journalSeq: number): Promise<Signal | undefined> {
+    const row = await this.#guard(() => takeSignal(this.#db, this.#flags, { ns, runId, epoch, now: this.#clock.now() }, name, journalSeq));
+    return row ? toSignal(row) : undefined;
+  }
+
+  async requestCancel(ns: string, runId: string): Promise<WorkflowRun> {
+    const now = this.#clock.now();
+    // One statement; a finished run is left as it is. A released waiting run is woken to act on it.
+    const row = await this.#guard(() =>
+      this.#db
+        .updateTable('aios_wf_runs')
+        .set({ cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` })
+        .where('ns', '=', ns)
+        .where('id', '=', runId)
+        .where('status', 'in', ['pending', 'running', 'waiting'])
+        .returning(runColumns(this.#flags))
+        .executeTakeFirst(),
+    );
+    if (row) return toRun(row as RunRow);
+    const run = await this.getRun(ns, runId);
+    if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
+    return run;
+  }
+
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw translateDbError(e);
+    }
+  }
+}
+
+function requireText(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value.length === 0) throw new AiosError('AIOS_BAD_REQUEST', `${field} must be a non-empty string`);
+}
