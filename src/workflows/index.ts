@@ -1,11 +1,13 @@
 /**
- * Durable workflows. For now the run store the engine is built on: runs, their journals,
- * signals and worker leases, on SQLite or PostgreSQL.
+ * Durable workflows: definitions and the engine that runs them (engine/), the run store it is
+ * built on (runs, journals, signals, worker leases on SQLite or PostgreSQL), and a test kit with
+ * a virtual clock (testing/).
  *
  * @example
- * import { SqlRunStore } from './workflows/index.ts';
- * const store = new SqlRunStore({ database, clock });
- * const runs = await store.claim('worker-1', { leaseMs: 30_000, limit: 10 });
+ * import { SqlRunStore, WorkflowEngine, defineWorkflow } from './workflows/index.ts';
+ * const engine = new WorkflowEngine({ store: new SqlRunStore({ database, clock }), clock, logger });
+ * engine.register(defineWorkflow('hello', { version: '1' }, async (ctx) => ctx.step('greet', () => 'hi')));
+ * engine.start();
  */
 export { SqlRunStore } from './store/sql-run-store.ts';
 export type { SqlRunStoreOptions } from './store/sql-run-store.ts';
@@ -28,3 +30,7 @@ export type {
   Signal,
   WorkflowRun,
 } from './store/run-store.ts';
+export { defineWorkflow, DEFAULT_RETRY, NonDeterminismError, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
+export type { RetryPolicy, SignalResult, StartRunOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowEngineOptions, WorkflowOptions } from './engine/index.ts';
+export { createTestWorkflowEnv } from './testing/index.ts';
+export type { TestWorkflowEnv, TestWorkflowEnvOptions } from './testing/index.ts';

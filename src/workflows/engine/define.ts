@@ -1,0 +1,104 @@
+/** How a step is retried. Defaults: 3 attempts, 1 s doubling up to 60 s. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included; 1 means no retry. */
+  readonly maxAttempts: number;
+  readonly initialIntervalMs: number;
+  /** Multiplier applied to the interval after each failed attempt. */
+  readonly backoff: number;
+  readonly maxIntervalMs: number;
+  /** Error names (`err.name`) that stop retries, as a `TerminalError` does. */
+  readonly nonRetryable?: readonly string[];
+}
+
+export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 3, initialIntervalMs: 1_000, backoff: 2, maxIntervalMs: 60_000 });
+
+export interface StepOptions {
+  readonly retry?: Partial<RetryPolicy>;
+  /** Each attempt's time limit; an attempt over it fails with StepTimeoutError (retryable). */
+  readonly timeoutMs?: number;
+}
+
+export interface StepInfo {
+  /** `${ns}/${runId}/${position}`: the same across retries and replays; pass it to the outside world. */
+  readonly idempotencyKey: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+}
+
+export type SignalResult<T = unknown> = { readonly timedOut: false; readonly payload: T } | { readonly timedOut: true };
+
+/**
+ * What workflow code may use. Everything non-deterministic goes through it and is journaled, so
+ * a replay of the code against the journal takes the same path.
+ */
+export interface WorkflowContext {
+  readonly ns: string;
+  readonly runId: string;
+  /**
+   * Runs `fn` once (with retries) and journals its result; on replay the recorded result (or
+   * error) comes back without calling `fn`. The result must be JSON.
+   *
+   * @example
+   * const id = await ctx.step('create-ticket', ({ idempotencyKey }) => tickets.create({ asset, idempotencyKey }), { retry: { maxAttempts: 5 } });
+   */
+  step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, opts?: StepOptions): Promise<T>;
+  /** A durable timer: survives restarts. @example await ctx.sleep(30 * 24 * 3600_000); */
+  sleep(ms: number): Promise<void>;
+  /** @example await ctx.sleepUntil(new Date('2026-03-01T06:00:00Z')); */
+  sleepUntil(at: number | Date): Promise<void>;
+  /**
+   * Waits for a signal sent with `engine.signal(ns, runId, name, payload)`; a signal sent before
+   * the wait is taken by it. Never throws on timeout.
+   *
+   * @example
+   * const r = await ctx.waitForSignal<{ by: string }>('approved', { timeoutMs: 48 * 3600_000 });
+   * if (r.timedOut) return 'escalated';
+   */
+  waitForSignal<T = unknown>(name: string, opts?: { timeoutMs?: number }): Promise<SignalResult<T>>;
+  /** The time, journaled (the same on replay). */
+  now(): number;
+  /** A random number in [0, 1), journaled. */
+  random(): number;
+  /** A random UUID, journaled. */
+  uuid(): string;
+  /** Stores a JSON value on the run, readable with `engine.getRun`. */
+  setState(value: unknown): Promise<void>;
+  /**
+   * True when this run reaches this point on code that has the patch; false for runs whose
+   * journal already holds something else here (they started on the old code).
+   *
+   * @example
+   * if (ctx.patched('reorder')) { await ship(); await charge(); } else { await charge(); await ship(); }
+   */
+  patched(id: string): boolean;
+}
+
+export interface WorkflowOptions {
+  /** Recorded on each run it starts. */
+  readonly version: string;
+  /** JSON Schema the input must match (Ajv); checked by `startRun`. */
+  readonly input?: Record<string, unknown>;
+}
+
+export interface WorkflowDefinition<I = any, O = any> {
+  readonly name: string;
+  readonly version: string;
+  readonly inputSchema?: Record<string, unknown>;
+  readonly fn: (ctx: WorkflowContext, input: I) => Promise<O>;
+}
+
+/**
+ * Defines a workflow. Register it with `engine.register(def)`; nothing registers by import.
+ *
+ * @example
+ * export const inspect = defineWorkflow('inspect', { version: '1', input: { type: 'object', required: ['asset'], properties: { asset: { type: 'string' } } } }, async (ctx, input: { asset: string }) => {
+ *   const reading = await ctx.step('read', () => sensors.read(input.asset));
+ *   await ctx.sleep(24 * 3600_000);
+ *   return ctx.step('report', () => reports.write(input.asset, reading));
+ * });
+ */
+export function defineWorkflow<I = any, O = any>(name: string, opts: WorkflowOptions, fn: (ctx: WorkflowContext, input: I) => Promise<O>): WorkflowDefinition<I, O> {
+  if (typeof name !== 'string' || !name) throw new TypeError('a workflow needs a non-empty name');
+  if (typeof opts?.version !== 'string' || !opts.version) throw new TypeError(`workflow "${name}" needs a non-empty version`);
+  return Object.freeze({ name, version: opts.version, ...(opts.input ? { inputSchema: opts.input } : {}), fn });
+}

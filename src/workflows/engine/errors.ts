@@ -1,0 +1,53 @@
+import { AiosError } from '../../core/index.ts';
+
+/**
+ * An error that retrying will not fix: thrown from a step, it stops the step's retries at once
+ * and the recorded error is thrown into the workflow; thrown from the workflow, it fails the run.
+ *
+ * @example
+ * await ctx.step('charge', async () => {
+ *   const r = await payments.charge(order);
+ *   if (r.declined) throw new TerminalError(`card declined for order ${order.id}`);
+ *   return r.id;
+ * });
+ */
+export class TerminalError extends Error {
+  readonly code?: string;
+  constructor(message: string, opts: { code?: string; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'TerminalError';
+    this.code = opts.code;
+  }
+}
+
+/**
+ * The workflow code called something other than what the run's journal recorded at the same
+ * position: replaying it would silently mix two versions of the code. Terminal; the run fails.
+ * Guard changed code for runs already under way with `ctx.patched(id)`.
+ */
+export class NonDeterminismError extends AiosError {
+  readonly position: number;
+  constructor(position: number, detail: string) {
+    super('AIOS_WF_NON_DETERMINISM', detail, { extra: { position } });
+    this.name = 'NonDeterminismError';
+    this.position = position;
+  }
+}
+
+/** A step attempt that ran longer than its `timeoutMs`; retried like any other failure. */
+export class StepTimeoutError extends Error {
+  constructor(step: string, timeoutMs: number) {
+    super(`step "${step}" did not finish within ${timeoutMs} ms`);
+    this.name = 'StepTimeoutError';
+  }
+}
+
+/** A step error as recorded in the journal, thrown again into the workflow on every execution. */
+export class StepError extends Error {
+  readonly code?: string;
+  constructor(name: string, message: string, code?: string) {
+    super(message);
+    this.name = name;
+    this.code = code;
+  }
+}

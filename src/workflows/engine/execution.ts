@@ -1,0 +1,364 @@
+import { randomUUID } from 'node:crypto';
+import { AiosError, isAiosError, type Clock, type Logger } from '../../core/index.ts';
+import type { JournalEntry, JournalEntryInput, RunPatch, RunStore, WorkflowRun } from '../store/run-store.ts';
+import { DEFAULT_RETRY, type RetryPolicy, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
+import { NonDeterminismError, StepError, StepTimeoutError, TerminalError } from './errors.ts';
+
+/** What an execution needs from the engine that holds it. */
+export interface ExecutionHost {
+  readonly store: RunStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Waits ending within this many ms stay in memory; longer ones release the run. */
+  readonly holdMs: number;
+  /** The engine is stopping: finish the current step, then let the run go. */
+  draining(): boolean;
+  busyChanged(): void;
+  /** The execution is over in this process (finished, released or lost). */
+  detach(exec: Execution): void;
+}
+
+/** Where an execution is parked, and how to let the run go from there. */
+interface Parked {
+  readonly release: RunPatch;
+  readonly cancel: () => void;
+}
+
+const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+/**
+ * One run held in memory by this process: the context its workflow code calls. It replays the
+ * journal loaded at claim (position by position, checking kind and name), then records new
+ * entries with `appendJournal` at the claim's epoch. When it must stop (released for a long
+ * wait, lease lost, engine stopping) its promise is left pending forever and dropped: the code
+ * after that point runs only in the next execution, after a claim and a replay.
+ */
+export class Execution implements WorkflowContext {
+  readonly ns: string;
+  readonly runId: string;
+  readonly epoch: number;
+  readonly run: WorkflowRun;
+  busy = true;
+  abandoned = false;
+  /** A NonDeterminismError: the run fails with it whatever the code does after. */
+  fatal?: Error;
+  parked?: Parked;
+  readonly #host: ExecutionHost;
+  readonly #journal: Map<number, JournalEntry>;
+  readonly #recorded: number;
+  #seq = 0;
+  #pending: JournalEntryInput[] = [];
+  /** Signal names sent in-process since the wait last looked in the store. */
+  readonly #notified = new Set<string>();
+  #signalWaiter?: { name: string; wake: () => void };
+
+  constructor(host: ExecutionHost, run: WorkflowRun, journal: readonly JournalEntry[]) {
+    this.#host = host;
+    this.run = run;
+    this.ns = run.ns;
+    this.runId = run.id;
+    this.epoch = run.epoch;
+    this.#journal = new Map(journal.map((e) => [e.seq, e]));
+    this.#recorded = journal.length ? Math.max(...journal.map((e) => e.seq)) + 1 : 0;
+  }
+
+  get position(): number {
+    return this.#seq;
+  }
+
+  /** Positions the journal held at claim that the code has not reached (checked at the end). */
+  unreplayed(): number {
+    return Math.max(0, this.#recorded - this.#seq);
+  }
+
+  // ---- the workflow context ------------------------------------------------------------
+
+  async step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, opts: StepOptions = {}): Promise<T> {
+    const { seq, rec } = this.#next('step', name);
+    if (rec) {
+      if (rec.status === 'ok') return rec.result as T;
+      throw new StepError(rec.error?.name ?? 'Error', rec.error?.message ?? 'step failed', rec.error?.code);
+    }
+    if (this.#host.draining()) return this.#abandon();
+    await this.#flush();
+    const policy: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+    const idempotencyKey = `${this.ns}/${this.runId}/${seq}`;
+    let interval = policy.initialIntervalMs;
+    for (let attempt = 1; ; attempt++) {
+      let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+      try {
+        outcome = { ok: true, value: await this.#attempt(name, () => fn({ idempotencyKey, attempt }), opts.timeoutMs) };
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      if (this.abandoned) return never();
+      if (outcome.ok) {
+        const [stored] = await this.#append([{ seq, kind: 'step', name, status: 'ok', result: outcome.value }]);
+        return stored.result as T;
+      }
+      const err = toError(outcome.error);
+      const terminal = err instanceof TerminalError || (policy.nonRetryable ?? []).includes(err.name) || (isAiosError(err) && !err.retryable);
+      if (terminal || attempt >= policy.maxAttempts) {
+        const code = (err as { code?: unknown }).code;
+        const error = { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), retryable: false };
+        const [stored] = await this.#append([{ seq, kind: 'step', name, status: 'error', error }]);
+        throw new StepError(stored.error?.name ?? err.name, stored.error?.message ?? err.message, stored.error?.code);
+      }
+      this.#host.logger.warn({ ns: this.ns, runId: this.runId, step: name, attempt, err: err.message }, 'workflow step failed; retrying');
+      await this.#park(this.#host.clock.now() + interval, { owner: null });
+      interval = Math.min(interval * policy.backoff, policy.maxIntervalMs);
+      if (this.#host.draining()) return this.#abandon();
+    }
+  }
+
+  async sleep(ms: number): Promise<void> {
+    return this.#sleep(() => this.#host.clock.now() + ms);
+  }
+
+  async sleepUntil(at: number | Date): Promise<void> {
+    const ms = at instanceof Date ? at.getTime() : at;
+    return this.#sleep(() => ms);
+  }
+
+  async waitForSignal<T = unknown>(name: string, opts: { timeoutMs?: number } = {}): Promise<SignalResult<T>> {
+    // Two positions: the deadline, fixed when the wait first runs, then the outcome.
+    const w = this.#next('wait', name);
+    let deadline: number | null;
+    if (w.rec) deadline = (w.rec.result as { wakeAt: number | null }).wakeAt;
+    else {
+      deadline = opts.timeoutMs === undefined ? null : this.#host.clock.now() + opts.timeoutMs;
+      this.#pending.push({ seq: w.seq, kind: 'wait', name, status: 'ok', result: { wakeAt: deadline } });
+    }
+    const s = this.#next('signal', name);
+    if (s.rec) return s.rec.result as SignalResult<T>;
+    await this.#flush();
+    let result: SignalResult<T>;
+    for (;;) {
+      if (this.#host.draining()) return this.#abandon();
+      this.#notified.delete(name);
+      const signal = await this.#write(() => this.#host.store.takeSignal(this.ns, this.runId, this.epoch, name, s.seq));
+      if (signal) {
+        result = { timedOut: false, payload: signal.payload as T };
+        break;
+      }
+      if (deadline !== null && deadline <= this.#host.clock.now()) {
+        result = { timedOut: true };
+        break;
+      }
+      if (this.#notified.has(name)) continue;
+      await this.#park(deadline, { status: 'waiting', wakeAt: deadline, owner: null, wakeOnSignals: [name] }, name);
+    }
+    const [stored] = await this.#append([{ seq: s.seq, kind: 'signal', name, status: 'ok', result }]);
+    return stored.result as SignalResult<T>;
+  }
+
+  now(): number {
+    return this.#record('now', 'now', () => this.#host.clock.now());
+  }
+
+  random(): number {
+    return this.#record('random', 'random', () => Math.random());
+  }
+
+  uuid(): string {
+    return this.#record('uuid', 'uuid', () => randomUUID());
+  }
+
+  async setState(value: unknown): Promise<void> {
+    this.#check();
+    await this.#flush();
+    await this.#write(() => this.#host.store.update(this.ns, this.runId, this.epoch, { state: value }));
+  }
+
+  patched(id: string): boolean {
+    this.#check();
+    const rec = this.#journal.get(this.#seq);
+    if (rec) {
+      if (rec.kind !== 'patch' || rec.name !== id) return false;
+      this.#seq++;
+      return true;
+    }
+    this.#pending.push({ seq: this.#seq++, kind: 'patch', name: id, status: 'ok' });
+    return true;
+  }
+
+  // ---- for the engine ------------------------------------------------------------------
+
+  /** A signal was sent to this run through this engine: wake a wait for it now. */
+  notify(name: string): void {
+    this.#notified.add(name);
+    if (this.#signalWaiter?.name === name) this.#signalWaiter.wake();
+  }
+
+  /** Writes the entries recorded in memory only (now, random, uuid, patch markers). */
+  async flush(): Promise<void> {
+    await this.#flush();
+  }
+
+  /** Stops this execution in memory; the run is left to the store (released or lost). */
+  abandon(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.parked?.cancel();
+    this.parked = undefined;
+    this.#setBusy(false);
+    this.#host.detach(this);
+  }
+
+  /** Lets the run go for another claim, from where it is parked. */
+  async release(): Promise<void> {
+    const patch = this.parked?.release ?? { owner: null };
+    this.abandon();
+    try {
+      await this.#host.store.update(this.ns, this.runId, this.epoch, patch);
+    } catch (e) {
+      if (!isAiosError(e, 'AIOS_WF_LEASE_LOST')) this.#host.logger.error({ ns: this.ns, runId: this.runId, err: e }, 'could not release workflow run');
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  #check(): void {
+    if (this.fatal) throw this.fatal;
+  }
+
+  /** Takes the next journal position, checking a recorded entry against this call. */
+  #next(kind: string, name: string): { seq: number; rec?: JournalEntry } {
+    this.#check();
+    const seq = this.#seq++;
+    const rec = this.#journal.get(seq);
+    if (rec && (rec.kind !== kind || rec.name !== name)) {
+      this.fatal = new NonDeterminismError(
+        seq,
+        `workflow run ${this.ns}/${this.runId} (${this.run.name}): at position ${seq} the journal has ${rec.kind} "${rec.name}" but the code now calls ${kind} "${name}"; ` +
+          `guard the change with ctx.patched(...) so runs started on the old code keep the old path`,
+      );
+      throw this.fatal;
+    }
+    return { seq, rec };
+  }
+
+  #record<T>(kind: string, name: string, make: () => T): T {
+    const { seq, rec } = this.#next(kind, name);
+    if (rec) return rec.result as T;
+    const value = make();
+    this.#pending.push({ seq, kind, name, status: 'ok', result: value });
+    return value;
+  }
+
+  async #sleep(wakeAtOf: () => number): Promise<void> {
+    const { seq, rec } = this.#next('sleep', 'sleep');
+    let wakeAt: number;
+    if (rec) wakeAt = (rec.result as { wakeAt: number }).wakeAt;
+    else {
+      wakeAt = wakeAtOf();
+      await this.#append([{ seq, kind: 'sleep', name: 'sleep', status: 'ok', result: { wakeAt } }]);
+    }
+    while (wakeAt > this.#host.clock.now()) {
+      if (this.#host.draining()) return this.#abandon();
+      await this.#park(wakeAt, { status: 'waiting', wakeAt, owner: null });
+    }
+  }
+
+  /**
+   * Waits in memory until `wakeAt` (or an in-process signal for `signal`) when that is within
+   * holdMs; otherwise releases the run to the store and never resolves.
+   */
+  async #park(wakeAt: number | null, release: RunPatch, signal?: string): Promise<void> {
+    if (this.abandoned) return never();
+    const now = this.#host.clock.now();
+    if (wakeAt === null || wakeAt - now > this.#host.holdMs) {
+      await this.#flush();
+      await this.#write(() => this.#host.store.update(this.ns, this.runId, this.epoch, release));
+      this.abandon();
+      return never();
+    }
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const wake = (): void => {
+        if (done || this.abandoned) return;
+        done = true;
+        cancelTimer();
+        this.parked = undefined;
+        this.#signalWaiter = undefined;
+        this.#setBusy(true);
+        resolve();
+      };
+      const cancelTimer = setTimer(this.#host.clock, wakeAt, wake);
+      if (signal) this.#signalWaiter = { name: signal, wake };
+      this.parked = {
+        release,
+        cancel: () => {
+          done = true;
+          cancelTimer();
+          this.#signalWaiter = undefined;
+        },
+      };
+      this.#setBusy(false);
+    });
+  }
+
+  async #attempt<T>(step: string, fn: () => Promise<T> | T, timeoutMs?: number): Promise<T> {
+    if (timeoutMs === undefined) return fn();
+    let cancel = (): void => {};
+    const timeout = new Promise<never>((_, reject) => {
+      cancel = setTimer(this.#host.clock, this.#host.clock.now() + timeoutMs, () => reject(new StepTimeoutError(step, timeoutMs)));
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(fn), timeout]);
+    } finally {
+      cancel();
+    }
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pending.length) await this.#append([]);
+  }
+
+  async #append(entries: JournalEntryInput[]): Promise<JournalEntry[]> {
+    const all = [...this.#pending, ...entries];
+    this.#pending = [];
+    const stored = await this.#write(() => this.#host.store.appendJournal(this.ns, this.runId, this.epoch, all));
+    return stored.slice(stored.length - entries.length);
+  }
+
+  /** A fenced write: on a lost lease the execution stops here, silently (another worker has the run). */
+  async #write<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.abandoned) return never();
+    try {
+      return await fn();
+    } catch (e) {
+      if (isAiosError(e, 'AIOS_WF_LEASE_LOST')) {
+        this.#host.logger.info({ ns: this.ns, runId: this.runId, epoch: this.epoch }, 'workflow run lease lost; another worker continues it');
+        return this.#abandon();
+      }
+      // The store is failing: stop here and hand the run back; the next claim replays it.
+      this.#host.logger.error({ ns: this.ns, runId: this.runId, err: e }, 'workflow store write failed; releasing the run');
+      void this.release();
+      return never();
+    }
+  }
+
+  #abandon<T>(): Promise<T> {
+    this.abandon();
+    return never();
+  }
+
+  #setBusy(busy: boolean): void {
+    if (this.busy === busy) return;
+    this.busy = busy;
+    this.#host.busyChanged();
+  }
+}
+
+/** A timer on the injected clock; clocks without timers fall back to setTimeout on their time. */
+export function setTimer(clock: Clock, atMs: number, fn: () => void): () => void {
+  if (clock.setTimer) return clock.setTimer(atMs, fn);
+  const t = setTimeout(fn, Math.max(0, atMs - clock.now()));
+  return () => clearTimeout(t);
+}
+
+export function toError(e: unknown): Error {
+  if (e instanceof Error) return e;
+  return new AiosError('AIOS_INTERNAL', `a non-Error value was thrown: ${String(e)}`);
+}

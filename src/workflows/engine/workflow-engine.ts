@@ -1,0 +1,328 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { AiosError, isAiosError, uuidv7, type Clock, type Logger } from '../../core/index.ts';
+import type { JournalEntry, RunError, RunStore, WorkflowRun } from '../store/run-store.ts';
+import type { WorkflowDefinition } from './define.ts';
+import { NonDeterminismError } from './errors.ts';
+import { Execution, toError, type ExecutionHost } from './execution.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export interface WorkflowEngineOptions {
+  readonly store: RunStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Unique per process; a UUIDv7 when absent. */
+  readonly workerId?: string;
+  /** A worker silent for this long loses its runs to other workers. Default 10 s. */
+  readonly leaseMs?: number;
+  /** How often the worker loop looks for runnable runs when nothing wakes it. Default 200 ms. */
+  readonly pollMs?: number;
+  /** Waits that end within this many ms keep the run in memory; longer ones release it. Default 30 s. */
+  readonly holdMs?: number;
+  /** Most runs held in memory at once. Default 100. */
+  readonly maxConcurrent?: number;
+}
+
+export interface StartRunOptions {
+  /** The idempotency key: starting an existing id returns that run. */
+  readonly id?: string;
+  readonly createdBy?: string;
+}
+
+const key = (ns: string, id: string): string => `${ns}\u0000${id}`;
+
+/**
+ * Runs durable workflows on a RunStore. Runs are claimed with a lease, executed in memory
+ * (replaying the journal once, at claim), and released to the store while they wait long.
+ *
+ * @example
+ * const engine = new WorkflowEngine({ store: new SqlRunStore({ database, clock }), clock, logger });
+ * engine.register(inspect);
+ * engine.start();
+ * const run = await engine.startRun('plant-a', 'inspect', { asset: 'T-7' }, { id: 'inspect-T-7-2026-01' });
+ * await engine.signal('plant-a', run.id, 'approved', { by: 'ana' });
+ * await engine.stop();
+ */
+export class WorkflowEngine {
+  readonly workerId: string;
+  readonly #store: RunStore;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #maxConcurrent: number;
+  readonly #host: ExecutionHost;
+  readonly #defs = new Map<string, { def: WorkflowDefinition; validate?: ValidateFunction }>();
+  readonly #active = new Map<string, Execution>();
+  readonly #ajv: Ajv;
+  #running = false;
+  #draining = false;
+  #loopDone?: Promise<void>;
+  #kick?: () => void;
+  #kicked = false;
+  #idleWaiters: (() => void)[] = [];
+  /** Executions between claim and their first park or end: loading the journal, finishing. */
+  #starting = 0;
+
+  constructor(opts: WorkflowEngineOptions) {
+    this.#store = opts.store;
+    this.#clock = opts.clock;
+    this.#logger = opts.logger;
+    this.workerId = opts.workerId ?? `worker-${uuidv7()}`;
+    this.#leaseMs = opts.leaseMs ?? 10_000;
+    this.#pollMs = opts.pollMs ?? 200;
+    this.#maxConcurrent = opts.maxConcurrent ?? 100;
+    const holdMs = opts.holdMs ?? 30_000;
+    this.#ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(this.#ajv);
+    this.#host = {
+      store: this.#store,
+      clock: this.#clock,
+      logger: this.#logger,
+      holdMs,
+      draining: () => this.#draining,
+      busyChanged: () => this.#checkIdle(),
+      detach: (exec) => {
+        if (this.#active.get(key(exec.ns, exec.runId)) === exec) this.#active.delete(key(exec.ns, exec.runId));
+        this.#checkIdle();
+      },
+    };
+  }
+
+  /**
+   * Makes definitions runnable here. Registering a name again replaces its definition (a deploy);
+   * runs under way replay on the new code, so guard changed code with `ctx.patched`.
+   */
+  register(...defs: WorkflowDefinition[]): this {
+    for (const def of defs) {
+      let validate: ValidateFunction | undefined;
+      if (def.inputSchema) {
+        try {
+          validate = this.#ajv.compile(def.inputSchema);
+        } catch (e) {
+          throw new AiosError('AIOS_CONFIG_INVALID', `the input schema of workflow "${def.name}" is not a valid JSON Schema: ${(e as Error).message}`);
+        }
+      }
+      this.#defs.set(def.name, { def, validate });
+    }
+    return this;
+  }
+
+  /**
+   * Creates a run (idempotent by `id`) and wakes the worker loop. Throws AIOS_NOT_FOUND for an
+   * unregistered name and AIOS_VALIDATION when the input does not match the definition's schema.
+   */
+  async startRun(ns: string, name: string, input?: unknown, opts: StartRunOptions = {}): Promise<WorkflowRun> {
+    const entry = this.#defs.get(name);
+    if (!entry) throw new AiosError('AIOS_NOT_FOUND', `no workflow named "${name}" is registered on this engine; registered: ${[...this.#defs.keys()].join(', ') || 'none'}`);
+    if (entry.validate && !entry.validate(input)) {
+      const errors = (entry.validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'is invalid' }));
+      throw new AiosError('AIOS_VALIDATION', `the input does not match the schema of workflow "${name}": ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
+    }
+    const { run } = await this.#store.createRun({ ns, ...(opts.id ? { id: opts.id } : {}), name, version: entry.def.version, input, createdBy: opts.createdBy ?? 'system' });
+    this.#wake();
+    return run;
+  }
+
+  getRun(ns: string, id: string): Promise<WorkflowRun | undefined> {
+    return this.#store.getRun(ns, id);
+  }
+
+  /** The run's journal: every step, timer, signal and recorded value, in order. */
+  history(ns: string, id: string): Promise<JournalEntry[]> {
+    return this.#store.journal(ns, id);
+  }
+
+  /** Stores a signal; a wait for it in this process wakes at once, a released run is woken by the store. */
+  async signal(ns: string, id: string, name: string, payload?: unknown): Promise<{ seq: number }> {
+    const r = await this.#store.signal(ns, id, name, payload);
+    this.#active.get(key(ns, id))?.notify(name);
+    this.#wake();
+    return r;
+  }
+
+  /** Starts the worker loop: heartbeat, claim runnable runs, execute them. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#draining = false;
+    this.#loopDone = this.#loop();
+  }
+
+  /**
+   * Stops claiming, lets steps in flight finish, releases the runs held here and removes this
+   * worker. `{ removeWorker: false }` only stops the loop and leaves runs and lease as they are,
+   * as a crashed process would (for tests of recovery).
+   */
+  async stop(opts: { removeWorker?: boolean } = {}): Promise<void> {
+    this.#running = false;
+    this.#wake();
+    await this.#loopDone;
+    this.#loopDone = undefined;
+    if (opts.removeWorker === false) return;
+    this.#draining = true;
+    while (this.#active.size) {
+      await this.#whenIdle();
+      // Synchronous pass: every execution still here is parked, none can wake in between.
+      const parked = [...this.#active.values()].filter((e) => !e.busy);
+      await Promise.all(parked.map((e) => e.release()));
+    }
+    await this.#store.removeWorker(this.workerId);
+  }
+
+  /**
+   * Claims and executes runnable runs until none is runnable now and every run held in memory
+   * waits for a timer or a signal. For tests and one-shot workers; `start()` does this continuously.
+   */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.#whenIdle();
+      if ((await this.#claimOnce()) === 0) {
+        await this.#whenIdle();
+        return;
+      }
+    }
+  }
+
+  /** How many runs this engine holds in memory. */
+  get inMemory(): number {
+    return this.#active.size;
+  }
+
+  async #loop(): Promise<void> {
+    const beat = Math.max(1, Math.min(this.#pollMs, Math.floor(this.#leaseMs / 3)));
+    while (this.#running) {
+      try {
+        // claim() heartbeats first, so a full engine still heartbeats every `beat`.
+        if ((await this.#claimOnce()) > 0) continue;
+      } catch (e) {
+        this.#logger.error({ err: e, workerId: this.workerId }, 'workflow worker loop failed; retrying');
+      }
+      if (this.#kicked) {
+        this.#kicked = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, beat);
+        this.#kick = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#kick = undefined;
+      this.#kicked = false;
+    }
+  }
+
+  #wake(): void {
+    this.#kicked = true;
+    this.#kick?.();
+  }
+
+  async #claimOnce(): Promise<number> {
+    const room = this.#maxConcurrent - this.#active.size;
+    if (room <= 0) {
+      await this.#store.heartbeat(this.workerId);
+      return 0;
+    }
+    const runs = await this.#store.claim(this.workerId, { leaseMs: this.#leaseMs, limit: room });
+    for (const run of runs) void this.#execute(run);
+    return runs.length;
+  }
+
+  async #execute(run: WorkflowRun): Promise<void> {
+    this.#starting++;
+    let exec: Execution | undefined;
+    let def: WorkflowDefinition | undefined;
+    try {
+      def = this.#defs.get(run.name)?.def;
+      if (!def) {
+        await this.#finishWithoutCode(run);
+        return;
+      }
+      const journal = await this.#store.journal(run.ns, run.id);
+      exec = new Execution(this.#host, run, journal);
+      this.#active.get(key(run.ns, run.id))?.abandon();
+      this.#active.set(key(run.ns, run.id), exec);
+    } catch (e) {
+      this.#logger.error({ err: e, ns: run.ns, runId: run.id }, 'could not start workflow execution');
+      return;
+    } finally {
+      this.#starting--;
+      this.#checkIdle();
+    }
+    if (!exec || !def) return;
+    const e = exec;
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await runCode(def, e, run.input) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    await this.#finish(e, outcome);
+  }
+
+  async #finish(exec: Execution, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): Promise<void> {
+    if (exec.abandoned) return;
+    const { ns, runId, epoch } = exec;
+    try {
+      let error = exec.fatal ?? (outcome.ok ? undefined : toError(outcome.error));
+      if (!error && exec.unreplayed() > 0) {
+        error = new NonDeterminismError(
+          exec.position,
+          `workflow run ${ns}/${runId} (${exec.run.name}): the code finished at position ${exec.position} but the journal has ${exec.unreplayed()} more entries; guard the change with ctx.patched(...)`,
+        );
+      }
+      if (error) {
+        await this.#store.update(ns, runId, epoch, { status: 'failed', error: toRunError(error) });
+        this.#logger.info({ ns, runId, err: error.message }, 'workflow run failed');
+      } else {
+        await exec.flush();
+        if (exec.abandoned) return;
+        await this.#store.update(ns, runId, epoch, { status: 'completed', output: outcome.ok ? outcome.value : undefined });
+      }
+    } catch (e) {
+      if (!isAiosError(e, 'AIOS_WF_LEASE_LOST')) this.#logger.error({ err: e, ns, runId }, 'could not record the end of a workflow run');
+    } finally {
+      exec.abandon();
+    }
+  }
+
+  async #finishWithoutCode(run: WorkflowRun): Promise<void> {
+    const error: RunError = { name: 'AiosError', code: 'AIOS_NOT_FOUND', message: `no workflow named "${run.name}" is registered on worker ${this.workerId}` };
+    try {
+      await this.#store.update(run.ns, run.id, run.epoch, { status: 'failed', error });
+    } catch (e) {
+      if (!isAiosError(e, 'AIOS_WF_LEASE_LOST')) throw e;
+    }
+  }
+
+  #busy(): boolean {
+    if (this.#starting > 0) return true;
+    for (const e of this.#active.values()) if (e.busy) return true;
+    return false;
+  }
+
+  #whenIdle(): Promise<void> {
+    if (!this.#busy()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #checkIdle(): void {
+    if (this.#busy() || !this.#idleWaiters.length) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function runCode(def: WorkflowDefinition, ctx: Execution, input: unknown): Promise<unknown> {
+  // A microtask boundary first, so a synchronous throw becomes a failed run like any other.
+  return Promise.resolve().then(() => def.fn(ctx, input));
+}
+
+function toRunError(e: Error): RunError {
+  const code = (e as { code?: unknown }).code;
+  return { name: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}) };
+}
