@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   AIOS_SECRETS_INVALID: { status: 400, title: 'The secret name or value is invalid' },
   AIOS_SECRETS_MASTER_KEY: { status: 500, title: 'The master key is missing, malformed, or does not unwrap the data keys' },
   AIOS_LINEAGE_NOT_FOUND: { status: 404, title: 'No lineage is recorded under this id' },
+  AIOS_WF_CANCELLED: { status: 409, title: 'The workflow run was cancelled' },
   AIOS_WF_LEASE_LOST: { status: 409, title: 'This worker no longer holds the workflow run: another worker claimed it' },
   AIOS_WF_NON_DETERMINISM: { status: 500, title: 'The workflow code no longer matches the journal of a run it replays' },
   AIOS_WF_PAYLOAD_TOO_LARGE: { status: 413, title: 'A workflow input, result, state or signal payload is larger than the configured limit' },

@@ -30,7 +30,9 @@ export type {
   Signal,
   WorkflowRun,
 } from './store/run-store.ts';
-export { defineWorkflow, DEFAULT_RETRY, NonDeterminismError, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
-export type { RetryPolicy, SignalResult, StartRunOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowEngineOptions, WorkflowOptions } from './engine/index.ts';
+export { CancelledError, defineWorkflow, DEFAULT_RETRY, NonDeterminismError, Saga, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
+export type { CancelInfo, CancelOptions, CompensationRunner, RetryPolicy, SagaStepOptions, SignalResult, StartRunOptions, TerminateOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowEngineOptions, WorkflowOptions } from './engine/index.ts';
 export { createTestWorkflowEnv } from './testing/index.ts';
 export type { TestWorkflowEnv, TestWorkflowEnvOptions } from './testing/index.ts';
+export { CATCH_UP_POLICIES, MAX_CATCH_UP_LIMIT, OVERLAP_POLICIES, ScheduleStore, Scheduler, compileCron, scheduleRunId } from './schedules/index.ts';
+export type { CatchUpPolicy, CreateScheduleInput, CronSpec, OverlapPolicy, Schedule, SchedulePage, SchedulePatch, ScheduleStoreOptions, SchedulerOptions, TickResult } from './schedules/index.ts';

@@ -1,3 +1,5 @@
+import type { Saga } from './saga.ts';
+
 /** How a step is retried. Defaults: 3 attempts, 1 s doubling up to 60 s. */
 export interface RetryPolicy {
   /** Attempts in all, the first included; 1 means no retry. */
@@ -47,6 +49,9 @@ export interface WorkflowContext {
   /** @example await ctx.sleepUntil(new Date('2026-03-01T06:00:00Z')); */
   sleepUntil(at: number | Date): Promise<void>;
   /**
+   * Sleeps and waits throw `CancelledError` once the run is cancelled (`engine.cancel`): at once
+   * when the cancel arrives while the run waits, and again at every later sleep or wait.
+   *
    * Waits for a signal sent with `engine.signal(ns, runId, name, payload)`; a signal sent before
    * the wait is taken by it. Never throws on timeout.
    *
@@ -71,6 +76,16 @@ export interface WorkflowContext {
    * if (ctx.patched('reorder')) { await ship(); await charge(); } else { await charge(); await ship(); }
    */
   patched(id: string): boolean;
+  /**
+   * A saga: records compensations as the workflow goes and runs them in reverse, as journaled
+   * steps, with `saga.compensate()`. See `Saga`.
+   *
+   * @example
+   * const saga = ctx.saga();
+   * await saga.step('reserve', () => stock.reserve(sku), { compensate: ['release', (r) => stock.release(r.id)] });
+   * try { await ctx.step('charge', () => payments.charge(order)); } catch (e) { await saga.compensate(); throw e; }
+   */
+  saga(): Saga;
 }
 
 export interface WorkflowOptions {

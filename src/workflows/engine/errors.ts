@@ -51,3 +51,36 @@ export class StepError extends Error {
     this.code = code;
   }
 }
+
+/** Why a run was cancelled, as given to `engine.cancel` and recorded in the journal's cancel marker. */
+export interface CancelInfo {
+  readonly reason?: string;
+  readonly by?: string;
+}
+
+/**
+ * The run was cancelled (`engine.cancel`). Thrown into the workflow code at its next step, sleep
+ * or wait; the code may catch it to run compensation steps (steps still run after a cancel, but
+ * every later sleep or wait throws it again at once). Rethrown or not, the run ends 'cancelled'.
+ * Terminal (AIOS_WF_CANCELLED, 409).
+ *
+ * @example
+ * try {
+ *   await ctx.waitForSignal('approved');
+ * } catch (e) {
+ *   if (e instanceof CancelledError) await ctx.step('release-slot', () => slots.release(id));
+ *   throw e;
+ * }
+ */
+export class CancelledError extends AiosError {
+  readonly reason?: string;
+  readonly by?: string;
+  constructor(ns: string, runId: string, info: CancelInfo = {}) {
+    super('AIOS_WF_CANCELLED', `workflow run ${ns}/${runId} was cancelled${info.by ? ` by ${info.by}` : ''}${info.reason ? `: ${info.reason}` : ''}`, {
+      extra: { ns, runId, ...(info.reason !== undefined ? { reason: info.reason } : {}), ...(info.by !== undefined ? { by: info.by } : {}) },
+    });
+    this.name = 'CancelledError';
+    if (info.reason !== undefined) this.reason = info.reason;
+    if (info.by !== undefined) this.by = info.by;
+  }
+}

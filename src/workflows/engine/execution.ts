@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { AiosError, isAiosError, type Clock, type Logger } from '../../core/index.ts';
 import type { JournalEntry, JournalEntryInput, RunPatch, RunStore, WorkflowRun } from '../store/run-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
-import { NonDeterminismError, StepError, StepTimeoutError, TerminalError } from './errors.ts';
+import { CancelledError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
+import { Saga } from './saga.ts';
+
+/** The reserved signal `engine.cancel` stores the reason in, so that any process that observes the cancel can journal it. */
+export const CANCEL_SIGNAL = 'aios.cancel';
 
 /** What an execution needs from the engine that holds it. */
 export interface ExecutionHost {
@@ -51,6 +55,12 @@ export class Execution implements WorkflowContext {
   /** Signal names sent in-process since the wait last looked in the store. */
   readonly #notified = new Set<string>();
   #signalWaiter?: { name: string; wake: () => void };
+  /** A cancel was requested (in the store at claim, or through this engine since). */
+  #cancelRequest?: { info?: CancelInfo };
+  /** Wakes a sleep or signal wait parked in memory, for a cancel. */
+  #cancelWaiter?: () => void;
+  /** The cancel as observed by the code (journaled or replayed): later sleeps and waits throw it. */
+  #cancelled?: CancelInfo;
 
   constructor(host: ExecutionHost, run: WorkflowRun, journal: readonly JournalEntry[]) {
     this.#host = host;
@@ -60,6 +70,12 @@ export class Execution implements WorkflowContext {
     this.epoch = run.epoch;
     this.#journal = new Map(journal.map((e) => [e.seq, e]));
     this.#recorded = journal.length ? Math.max(...journal.map((e) => e.seq)) + 1 : 0;
+    if (run.cancelRequested) this.#cancelRequest = {};
+  }
+
+  /** The code has observed a cancel (a CancelledError was thrown into it): the run ends 'cancelled'. */
+  get cancelled(): boolean {
+    return this.#cancelled !== undefined;
   }
 
   get position(): number {
@@ -74,6 +90,16 @@ export class Execution implements WorkflowContext {
   // ---- the workflow context ------------------------------------------------------------
 
   async step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, opts: StepOptions = {}): Promise<T> {
+    await this.#cancelPoint();
+    return this.#step(name, fn, opts);
+  }
+
+  saga(): Saga {
+    // Compensations skip the cancel point: they are what runs after a cancel.
+    return new Saga(this, (name, fn, opts) => this.#step(name, fn, opts));
+  }
+
+  async #step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, opts: StepOptions = {}): Promise<T> {
     const { seq, rec } = this.#next('step', name);
     if (rec) {
       if (rec.status === 'ok') return rec.result as T;
@@ -121,7 +147,9 @@ export class Execution implements WorkflowContext {
   }
 
   async waitForSignal<T = unknown>(name: string, opts: { timeoutMs?: number } = {}): Promise<SignalResult<T>> {
-    // Two positions: the deadline, fixed when the wait first runs, then the outcome.
+    // Two positions: the deadline, fixed when the wait first runs, then the outcome (or a cancel marker).
+    this.#throwIfCancelled();
+    await this.#cancelPoint();
     const w = this.#next('wait', name);
     let deadline: number | null;
     if (w.rec) deadline = (w.rec.result as { wakeAt: number | null }).wakeAt;
@@ -129,12 +157,18 @@ export class Execution implements WorkflowContext {
       deadline = opts.timeoutMs === undefined ? null : this.#host.clock.now() + opts.timeoutMs;
       this.#pending.push({ seq: w.seq, kind: 'wait', name, status: 'ok', result: { wakeAt: deadline } });
     }
+    await this.#cancelPoint();
     const s = this.#next('signal', name);
     if (s.rec) return s.rec.result as SignalResult<T>;
     await this.#flush();
     let result: SignalResult<T>;
     for (;;) {
       if (this.#host.draining()) return this.#abandon();
+      if (this.#cancelRequest) {
+        // Observed during the wait: the marker takes the outcome's position, where a replay looks for it.
+        this.#seq = s.seq;
+        await this.#cancelPoint();
+      }
       this.#notified.delete(name);
       const signal = await this.#write(() => this.#host.store.takeSignal(this.ns, this.runId, this.epoch, name, s.seq));
       if (signal) {
@@ -146,7 +180,7 @@ export class Execution implements WorkflowContext {
         break;
       }
       if (this.#notified.has(name)) continue;
-      await this.#park(deadline, { status: 'waiting', wakeAt: deadline, owner: null, wakeOnSignals: [name] }, name);
+      await this.#park(deadline, { status: 'waiting', wakeAt: deadline, owner: null, wakeOnSignals: [name] }, name, true);
     }
     const [stored] = await this.#append([{ seq: s.seq, kind: 'signal', name, status: 'ok', result }]);
     return stored.result as SignalResult<T>;
@@ -188,6 +222,12 @@ export class Execution implements WorkflowContext {
   notify(name: string): void {
     this.#notified.add(name);
     if (this.#signalWaiter?.name === name) this.#signalWaiter.wake();
+  }
+
+  /** A cancel was requested through this engine: a sleep or signal wait held in memory ends now. */
+  requestCancel(info: CancelInfo): void {
+    this.#cancelRequest = { info };
+    this.#cancelWaiter?.();
   }
 
   /** Writes the entries recorded in memory only (now, random, uuid, patch markers). */
@@ -246,7 +286,46 @@ export class Execution implements WorkflowContext {
     return value;
   }
 
+  /** Sleeps and waits after an observed cancel throw it again at once (nothing is journaled). */
+  #throwIfCancelled(): void {
+    this.#check();
+    if (this.#cancelled) throw new CancelledError(this.ns, this.runId, this.#cancelled);
+  }
+
+  /**
+   * Where a cancel is observed: the start of a step, sleep or wait, and a wait woken by a cancel.
+   * On replay, a 'cancel' marker at this position throws again, at the same point; past the end
+   * of the journal, a requested cancel is journaled here as a marker (the stored one wins), then
+   * thrown. Once observed, nothing more is observed (steps run on; waits throw by themselves).
+   */
+  async #cancelPoint(): Promise<void> {
+    this.#check();
+    if (this.#cancelled) return;
+    const rec = this.#journal.get(this.#seq);
+    if (rec) {
+      if (rec.kind !== 'cancel') return;
+      this.#seq++;
+      this.#cancelled = (rec.result ?? {}) as CancelInfo;
+      throw new CancelledError(this.ns, this.runId, this.#cancelled);
+    }
+    if (!this.#cancelRequest) return;
+    if (this.abandoned) return never();
+    const seq = this.#seq++;
+    // The reason: given to this engine, or stored by the engine that took the request.
+    let info = this.#cancelRequest.info;
+    if (!info) {
+      const signal = await this.#write(() => this.#host.store.takeSignal(this.ns, this.runId, this.epoch, CANCEL_SIGNAL, seq));
+      info = (signal?.payload ?? {}) as CancelInfo;
+    }
+    const [stored] = await this.#append([{ seq, kind: 'cancel', name: 'cancel', status: 'ok', result: info }]);
+    this.#cancelled = (stored.result ?? {}) as CancelInfo;
+    this.#host.logger.info({ ns: this.ns, runId: this.runId, position: seq, ...this.#cancelled }, 'workflow run cancelled');
+    throw new CancelledError(this.ns, this.runId, this.#cancelled);
+  }
+
   async #sleep(wakeAtOf: () => number): Promise<void> {
+    this.#throwIfCancelled();
+    await this.#cancelPoint();
     const { seq, rec } = this.#next('sleep', 'sleep');
     let wakeAt: number;
     if (rec) wakeAt = (rec.result as { wakeAt: number }).wakeAt;
@@ -255,16 +334,20 @@ export class Execution implements WorkflowContext {
       await this.#append([{ seq, kind: 'sleep', name: 'sleep', status: 'ok', result: { wakeAt } }]);
     }
     while (wakeAt > this.#host.clock.now()) {
+      // A cancel during the sleep: its marker goes right after the sleep entry.
+      await this.#cancelPoint();
       if (this.#host.draining()) return this.#abandon();
-      await this.#park(wakeAt, { status: 'waiting', wakeAt, owner: null });
+      await this.#park(wakeAt, { status: 'waiting', wakeAt, owner: null }, undefined, true);
     }
+    // Also after a sleep that ended: a replay must throw a cancel recorded here from the sleep, as the first execution did.
+    await this.#cancelPoint();
   }
 
   /**
    * Waits in memory until `wakeAt` (or an in-process signal for `signal`) when that is within
    * holdMs; otherwise releases the run to the store and never resolves.
    */
-  async #park(wakeAt: number | null, release: RunPatch, signal?: string): Promise<void> {
+  async #park(wakeAt: number | null, release: RunPatch, signal?: string, cancellable = false): Promise<void> {
     if (this.abandoned) return never();
     const now = this.#host.clock.now();
     if (wakeAt === null || wakeAt - now > this.#host.holdMs) {
@@ -281,17 +364,20 @@ export class Execution implements WorkflowContext {
         cancelTimer();
         this.parked = undefined;
         this.#signalWaiter = undefined;
+        this.#cancelWaiter = undefined;
         this.#setBusy(true);
         resolve();
       };
       const cancelTimer = setTimer(this.#host.clock, wakeAt, wake);
       if (signal) this.#signalWaiter = { name: signal, wake };
+      if (cancellable) this.#cancelWaiter = wake;
       this.parked = {
         release,
         cancel: () => {
           done = true;
           cancelTimer();
           this.#signalWaiter = undefined;
+          this.#cancelWaiter = undefined;
         },
       };
       this.#setBusy(false);

@@ -3,8 +3,8 @@ import addFormatsModule from 'ajv-formats';
 import { AiosError, isAiosError, uuidv7, type Clock, type Logger } from '../../core/index.ts';
 import type { JournalEntry, RunError, RunStore, WorkflowRun } from '../store/run-store.ts';
 import type { WorkflowDefinition } from './define.ts';
-import { NonDeterminismError } from './errors.ts';
-import { Execution, toError, type ExecutionHost } from './execution.ts';
+import { NonDeterminismError, type CancelInfo } from './errors.ts';
+import { CANCEL_SIGNAL, Execution, toError, type ExecutionHost } from './execution.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -22,6 +22,18 @@ export interface WorkflowEngineOptions {
   readonly holdMs?: number;
   /** Most runs held in memory at once. Default 100. */
   readonly maxConcurrent?: number;
+}
+
+export interface CancelOptions {
+  /** Recorded in the journal's cancel marker and carried by the CancelledError. */
+  readonly reason?: string;
+  /** Who asked, e.g. 'user:ana'. */
+  readonly by?: string;
+}
+
+export interface TerminateOptions {
+  readonly reason?: string;
+  readonly by?: string;
 }
 
 export interface StartRunOptions {
@@ -140,6 +152,45 @@ export class WorkflowEngine {
     this.#active.get(key(ns, id))?.notify(name);
     this.#wake();
     return r;
+  }
+
+  /**
+   * Asks a run to cancel: durable (the store's cancel_requested, and the reason in a reserved
+   * signal), so whichever process runs it next observes it. The workflow code gets a
+   * CancelledError at its next step, sleep or wait (a sleep or wait held in this process ends at
+   * once; a released waiting run is woken by the store), may run compensation steps, and the
+   * run ends 'cancelled'. A finished run is returned unchanged. Never done by a timeout.
+   *
+   * @example
+   * await engine.cancel('plant-a', run.id, { reason: 'asset decommissioned', by: 'user:ana' });
+   */
+  async cancel(ns: string, id: string, opts: CancelOptions = {}): Promise<WorkflowRun> {
+    const info: CancelInfo = { ...(opts.reason !== undefined ? { reason: opts.reason } : {}), ...(opts.by !== undefined ? { by: opts.by } : {}) };
+    try {
+      // Before the request, so that whoever observes the request finds the reason.
+      await this.#store.signal(ns, id, CANCEL_SIGNAL, info);
+    } catch (e) {
+      if (!isAiosError(e, 'AIOS_CONFLICT')) throw e; // a finished run takes no signal: requestCancel returns it as it is
+    }
+    const run = await this.#store.requestCancel(ns, id);
+    this.#active.get(key(ns, id))?.requestCancel(info);
+    this.#wake();
+    return run;
+  }
+
+  /**
+   * Ends a run at once with status 'terminated': no more workflow code runs, no compensation.
+   * If this process holds the run, its execution is dropped now; another holder is fenced out
+   * (the epoch is bumped) and drops the run at its next write. A finished run is returned as it is.
+   *
+   * @example
+   * await engine.terminate('plant-a', run.id, { reason: 'stuck on a retired API', by: 'user:ops' });
+   */
+  async terminate(ns: string, id: string, opts: TerminateOptions = {}): Promise<WorkflowRun> {
+    const message = `workflow run ${ns}/${id} was terminated${opts.by ? ` by ${opts.by}` : ''}${opts.reason ? `: ${opts.reason}` : ''}`;
+    const run = await this.#store.terminate(ns, id, { name: 'TerminatedError', message });
+    this.#active.get(key(ns, id))?.abandon();
+    return run;
   }
 
   /** Starts the worker loop: heartbeat, claim runnable runs, execute them. */
@@ -274,7 +325,14 @@ export class WorkflowEngine {
           `workflow run ${ns}/${runId} (${exec.run.name}): the code finished at position ${exec.position} but the journal has ${exec.unreplayed()} more entries; guard the change with ctx.patched(...)`,
         );
       }
-      if (error) {
+      const cancelled = !exec.fatal && (isAiosError(error, 'AIOS_WF_CANCELLED') || (!error && exec.cancelled));
+      if (cancelled) {
+        // Rethrown or handled, a cancel the code observed ends the run 'cancelled' (with its output if it returned).
+        await exec.flush();
+        if (exec.abandoned) return;
+        await this.#store.update(ns, runId, epoch, { status: 'cancelled', ...(error ? { error: toRunError(error) } : { output: outcome.ok ? outcome.value : undefined }) });
+        this.#logger.info({ ns, runId }, 'workflow run cancelled');
+      } else if (error) {
         await this.#store.update(ns, runId, epoch, { status: 'failed', error: toRunError(error) });
         this.#logger.info({ ns, runId, err: error.message }, 'workflow run failed');
       } else {

@@ -177,4 +177,10 @@ export interface RunStore {
   /** The earliest unconsumed signal of that name, marked as taken by the wait at `journalSeq`. */
   takeSignal(ns: string, runId: string, epoch: number, name: string, journalSeq: number): Promise<Signal | undefined>;
   requestCancel(ns: string, runId: string): Promise<WorkflowRun>;
+  /**
+   * Ends an unfinished run at once, whoever holds it: status 'terminated', `error` recorded, the
+   * owner cleared and the epoch bumped, so the holder's next fenced write fails with
+   * AIOS_WF_LEASE_LOST. A finished run is returned as it is. Not fenced: an operator's action.
+   */
+  terminate(ns: string, runId: string, error: RunError): Promise<WorkflowRun>;
 }

@@ -16,6 +16,7 @@ import {
   type JournalEntryInput,
   type ListRunsOptions,
   type RunPage,
+  type RunError,
   type RunPatch,
   type RunStatus,
   type RunStore,
@@ -200,6 +201,26 @@ export class SqlRunStore implements RunStore {
       this.#db
         .updateTable('aios_wf_runs')
         .set({ cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` })
+        .where('ns', '=', ns)
+        .where('id', '=', runId)
+        .where('status', 'in', ['pending', 'running', 'waiting'])
+        .returning(runColumns(this.#flags))
+        .executeTakeFirst(),
+    );
+    if (row) return toRun(row as RunRow);
+    const run = await this.getRun(ns, runId);
+    if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
+    return run;
+  }
+
+  async terminate(ns: string, runId: string, error: RunError): Promise<WorkflowRun> {
+    const now = this.#clock.now();
+    const text = encodePayload(error, this.#limit, `the error of workflow run ${ns}/${runId}`);
+    // One statement: the epoch bump fences out the holder, if any; a finished run is left as it is.
+    const row = await this.#guard(() =>
+      this.#db
+        .updateTable('aios_wf_runs')
+        .set((eb) => ({ status: 'terminated', error: text, owner: null, wake_at: null, completed_at: now, updated_at: now, cancel_requested: 1, epoch: eb('epoch', '+', 1) }))
         .where('ns', '=', ns)
         .where('id', '=', runId)
         .where('status', 'in', ['pending', 'running', 'waiting'])
