@@ -20,7 +20,7 @@ describe('the first admin key', () => {
     const logs = t.logs.join('');
     expect(logs).toContain(file);
     expect(logs).not.toContain(t.adminKey);
-    expect(logs).not.toContain(t.adminKey.split('_')[2]);
+    expect(logs).not.toContain(t.adminKey.slice(18));
   });
 
   it('is not created again on a restart', async () => {
@@ -39,9 +39,9 @@ describe('API keys', () => {
 
     const listed = await t.api({ method: 'GET', url: '/api/v1/keys', headers: { 'x-aios-namespace': 'plant-a' } });
     expect(listed.body).toContain(info.id);
-    expect(listed.body).not.toContain(key.split('_')[2]);
+    expect(listed.body).not.toContain(key.slice(18));
     const row = t.aios.database.sqlite!.prepare('select * from aios_api_keys where id = ?').get(info.id) as Record<string, unknown>;
-    expect(JSON.stringify(row)).not.toContain(key.split('_')[2]);
+    expect(JSON.stringify(row)).not.toContain(key.slice(18));
     expect(row.hash).toMatch(/^[0-9a-f]{64}$/);
 
     const who = await t.aios.http.inject({ method: 'GET', url: '/api/v1/auth/whoami', headers: as(key) });

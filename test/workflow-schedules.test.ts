@@ -1,33 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, createLogger, isAiosError } from '../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { migrate, type Database } from '../src/storage/index.ts';
 import { ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, defineWorkflow, scheduleRunId, type WorkflowDefinition } from '../src/workflows/index.ts';
-import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { sqlBackends } from './support/sql-backends.ts';
 
 /** Cron schedules on SQLite and PostgreSQL: CRUD, one fire per tick, overlap, catch-up, time zones, several schedulers. */
-interface Backend {
-  readonly name: 'sqlite' | 'postgres';
-  readonly available: boolean;
-  /** One more connection (pool) to the same database, as another process would open. */
-  connect(): Promise<Database>;
-  cleanup(): Promise<void>;
-}
 
-function sqliteBackend(): Backend {
-  const dir = mkdtempSync(join(tmpdir(), 'aios-sched-'));
-  return { name: 'sqlite', available: true, connect: async () => createDatabase({ sqliteFile: join(dir, 'aios.db') }), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-async function postgresBackend(): Promise<Backend> {
-  const available = await pgAvailable();
-  const schema = available ? await freshPgSchema() : undefined;
-  return { name: 'postgres', available, connect: async () => createDatabase({ url: schema!.url }), cleanup: async () => schema?.drop() };
-}
-
-const backends = [sqliteBackend(), await postgresBackend()];
+const backends = await sqlBackends('aios-sched-');
 
 const NS = 'plant-a';
 const MIN = 60_000;

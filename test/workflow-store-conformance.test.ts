@@ -1,48 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isAiosError, type ErrorCode } from '../src/core/index.ts';
 import { LineageStore } from '../src/governance/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { migrate, type Database } from '../src/storage/index.ts';
 import { SqlRunStore, type RunStore, type WorkflowRun } from '../src/workflows/index.ts';
-import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { sqlBackends } from './support/sql-backends.ts';
 
 /**
  * The one conformance suite of the workflow run store: the same behaviours against SQLite and
  * PostgreSQL. A new backend is done when this passes on it.
  */
-interface Backend {
-  readonly name: 'sqlite' | 'postgres';
-  readonly available: boolean;
-  /** Opens one more connection (pool) to the same database, as another process would. */
-  connect(): Promise<Database>;
-  cleanup(): Promise<void>;
-}
 
-function sqliteBackend(): Backend {
-  const dir = mkdtempSync(join(tmpdir(), 'aios-wf-'));
-  return {
-    name: 'sqlite',
-    available: true,
-    connect: async () => createDatabase({ sqliteFile: join(dir, 'aios.db') }),
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-async function postgresBackend(): Promise<Backend> {
-  const available = await pgAvailable();
-  const schema = available ? await freshPgSchema() : undefined;
-  return {
-    name: 'postgres',
-    available,
-    connect: async () => createDatabase({ url: schema!.url }),
-    cleanup: async () => schema?.drop(),
-  };
-}
-
-const backends = [sqliteBackend(), await postgresBackend()];
+const backends = await sqlBackends('aios-wf-');
 
 const LEASE = 30_000;
 const NS = 'plant-a';

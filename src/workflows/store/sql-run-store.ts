@@ -207,10 +207,7 @@ export class SqlRunStore implements RunStore {
         .returning(runColumns(this.#flags))
         .executeTakeFirst(),
     );
-    if (row) return toRun(row as RunRow);
-    const run = await this.getRun(ns, runId);
-    if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
-    return run;
+    return row ? toRun(row as RunRow) : this.#existing(ns, runId);
   }
 
   async terminate(ns: string, runId: string, error: RunError): Promise<WorkflowRun> {
@@ -227,7 +224,11 @@ export class SqlRunStore implements RunStore {
         .returning(runColumns(this.#flags))
         .executeTakeFirst(),
     );
-    if (row) return toRun(row as RunRow);
+    return row ? toRun(row as RunRow) : this.#existing(ns, runId);
+  }
+
+  /** The run as stored, for an update that matched no unfinished run; AIOS_NOT_FOUND when there is none. */
+  async #existing(ns: string, runId: string): Promise<WorkflowRun> {
     const run = await this.getRun(ns, runId);
     if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
     return run;
