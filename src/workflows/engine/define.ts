@@ -27,6 +27,13 @@ export interface StepInfo {
   readonly attempt: number;
 }
 
+export interface StartChildOptions {
+  /** The child's run id (its idempotency key). Default `${parentRunId}:child:${position}`, deterministic. */
+  readonly id?: string;
+  /** Wait for the child's end and return its output (default), or return `{ id }` at once. */
+  readonly wait?: boolean;
+}
+
 export type SignalResult<T = unknown> = { readonly timedOut: false; readonly payload: T } | { readonly timedOut: true };
 
 /**
@@ -86,6 +93,21 @@ export interface WorkflowContext {
    * try { await ctx.step('charge', () => payments.charge(order)); } catch (e) { await saga.compensate(); throw e; }
    */
   saga(): Saga;
+  /**
+   * Starts a child run (same namespace, `parent` set, the parent's lineage), journaled as a
+   * 'child' entry holding its id, so a replay never starts a second one. Given a definition, the
+   * child is pinned to that definition's version (it must be registered on this engine); given a
+   * name, to the highest registered version. With `wait` (the default) the parent waits, durably
+   * (released like `waitForSignal`), for the child's end: its output comes back, or a
+   * `ChildRunError` carrying the child's error is thrown. With `wait: false` it returns `{ id }`.
+   * A cancel of the parent is not passed on to its children.
+   *
+   * @example
+   * const report = await ctx.startChild(inspectAsset, { asset: 'T-7' });
+   * const { id } = await ctx.startChild('notify', { to: 'ops' }, { wait: false });
+   */
+  startChild<O = unknown>(workflow: WorkflowDefinition<any, O> | string, input: unknown, opts: StartChildOptions & { readonly wait: false }): Promise<{ id: string }>;
+  startChild<O = unknown>(workflow: WorkflowDefinition<any, O> | string, input?: unknown, opts?: StartChildOptions & { readonly wait?: true }): Promise<O>;
 }
 
 export interface WorkflowOptions {

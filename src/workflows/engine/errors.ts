@@ -1,4 +1,5 @@
 import { AiosError } from '../../core/index.ts';
+import type { RunError, RunStatus } from '../store/run-store.ts';
 
 /**
  * An error that retrying will not fix: thrown from a step, it stops the step's retries at once
@@ -49,6 +50,23 @@ export class StepError extends Error {
     super(message);
     this.name = name;
     this.code = code;
+  }
+}
+
+/**
+ * A child run started with `ctx.startChild(..., { wait: true })` ended other than 'completed'
+ * (failed, cancelled, terminated). A StepError: thrown into the parent at the same point on
+ * every replay; uncaught, it fails the parent with the child's error code.
+ */
+export class ChildRunError extends StepError {
+  readonly childId: string;
+  readonly status: RunStatus;
+  readonly childError?: RunError;
+  constructor(ns: string, childId: string, status: RunStatus, error?: RunError) {
+    super('ChildRunError', `child workflow run ${ns}/${childId} ended ${status}${error ? `: ${error.name}: ${error.message}` : ''}`, error?.code);
+    this.childId = childId;
+    this.status = status;
+    if (error) this.childError = error;
   }
 }
 

@@ -1,12 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { AiosError, isAiosError, type Clock, type Logger } from '../../core/index.ts';
-import type { JournalEntry, JournalEntryInput, RunPatch, RunStore, WorkflowRun } from '../store/run-store.ts';
-import { DEFAULT_RETRY, type RetryPolicy, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
-import { CancelledError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
+import type { JournalEntry, JournalEntryInput, RunError, RunPatch, RunStatus, RunStore, WorkflowRun } from '../store/run-store.ts';
+import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowDefinition, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
+import { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
 import { Saga } from './saga.ts';
 
 /** The reserved signal `engine.cancel` stores the reason in, so that any process that observes the cancel can journal it. */
 export const CANCEL_SIGNAL = 'aios.cancel';
+
+/** The reserved signal a child run's end is sent to its parent in: `aios.child:<childId>`, payload a ChildOutcome. */
+export const childSignal = (childId: string): string => `aios.child:${childId}`;
+
+/** The payload of a child's end signal. */
+export interface ChildOutcome {
+  readonly status: RunStatus;
+  readonly output?: unknown;
+  readonly error?: RunError;
+}
 
 /** What an execution needs from the engine that holds it. */
 export interface ExecutionHost {
@@ -20,6 +30,8 @@ export interface ExecutionHost {
   busyChanged(): void;
   /** The execution is over in this process (finished, released or lost). */
   detach(exec: Execution): void;
+  /** Creates (idempotently by id) a child run of `parent`; with `wait`, a child already finished re-sends its end signal. */
+  startChild(parent: WorkflowRun, name: string, version: string | undefined, input: unknown, id: string, wait: boolean): Promise<WorkflowRun>;
 }
 
 /** Where an execution is parked, and how to let the run go from there. */
@@ -184,6 +196,41 @@ export class Execution implements WorkflowContext {
     }
     const [stored] = await this.#append([{ seq: s.seq, kind: 'signal', name, status: 'ok', result }]);
     return stored.result as SignalResult<T>;
+  }
+
+  startChild<O = unknown>(workflow: WorkflowDefinition<any, O> | string, input: unknown, opts: StartChildOptions & { readonly wait: false }): Promise<{ id: string }>;
+  startChild<O = unknown>(workflow: WorkflowDefinition<any, O> | string, input?: unknown, opts?: StartChildOptions & { readonly wait?: true }): Promise<O>;
+  async startChild(workflow: WorkflowDefinition | string, input?: unknown, opts: StartChildOptions = {}): Promise<unknown> {
+    await this.#cancelPoint();
+    const name = typeof workflow === 'string' ? workflow : workflow.name;
+    const version = typeof workflow === 'string' ? undefined : workflow.version;
+    const wait = opts.wait !== false;
+    const { seq, rec } = this.#next('child', name);
+    let entry: JournalEntry | undefined = rec;
+    if (!entry) {
+      if (this.#host.draining()) return this.#abandon();
+      await this.#flush();
+      const id = opts.id ?? `${this.runId}:child:${seq}`;
+      let created: WorkflowRun;
+      try {
+        created = await this.#host.startChild(this.run, name, version, input, id, wait);
+      } catch (e) {
+        if (!isAiosError(e, 'AIOS_NOT_FOUND') && !isAiosError(e, 'AIOS_VALIDATION')) return this.#write(() => Promise.reject(e));
+        // Not startable (unknown workflow or version, invalid input): recorded, like a failed step.
+        const err = toError(e);
+        const code = (err as { code?: unknown }).code;
+        [entry] = await this.#append([{ seq, kind: 'child', name, status: 'error', error: { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), retryable: false } }]);
+        throw new StepError(entry.error?.name ?? err.name, entry.error?.message ?? err.message, entry.error?.code);
+      }
+      [entry] = await this.#append([{ seq, kind: 'child', name, status: 'ok', result: { id: created.id } }]);
+    }
+    if (entry.status === 'error') throw new StepError(entry.error?.name ?? 'Error', entry.error?.message ?? 'the child run could not start', entry.error?.code);
+    const childId = (entry.result as { id: string }).id;
+    if (!wait) return { id: childId };
+    const r = await this.waitForSignal<ChildOutcome>(childSignal(childId));
+    if (r.timedOut) throw new AiosError('AIOS_INTERNAL', `the wait for child run ${childId} timed out without a timeout`);
+    if (r.payload.status === 'completed') return r.payload.output;
+    throw new ChildRunError(this.ns, childId, r.payload.status, r.payload.error);
   }
 
   now(): number {

@@ -1,9 +1,11 @@
 /** The workflow engine: definitions, the context workflow code uses, and the engine that runs them. */
 export { defineWorkflow, DEFAULT_RETRY } from './define.ts';
-export type { RetryPolicy, SignalResult, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowOptions } from './define.ts';
-export { CancelledError, NonDeterminismError, StepError, StepTimeoutError, TerminalError } from './errors.ts';
+export type { RetryPolicy, SignalResult, StartChildOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowOptions } from './define.ts';
+export { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError } from './errors.ts';
 export type { CancelInfo } from './errors.ts';
 export { Saga } from './saga.ts';
 export type { CompensationRunner, SagaStepOptions } from './saga.ts';
-export { WorkflowEngine } from './workflow-engine.ts';
+export { compareVersions, MISSING_VERSION_BACKOFF_MS, WorkflowEngine } from './workflow-engine.ts';
 export type { CancelOptions, StartRunOptions, TerminateOptions, WorkflowEngineOptions } from './workflow-engine.ts';
+export { childSignal } from './execution.ts';
+export type { ChildOutcome } from './execution.ts';

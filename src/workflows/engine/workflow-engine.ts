@@ -1,10 +1,10 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { AiosError, isAiosError, uuidv7, type Clock, type Logger } from '../../core/index.ts';
-import type { JournalEntry, RunError, RunStore, WorkflowRun } from '../store/run-store.ts';
+import { isTerminal, type JournalEntry, type RunError, type RunPatch, type RunStore, type WorkflowRun } from '../store/run-store.ts';
 import type { WorkflowDefinition } from './define.ts';
 import { NonDeterminismError, type CancelInfo } from './errors.ts';
-import { CANCEL_SIGNAL, Execution, toError, type ExecutionHost } from './execution.ts';
+import { CANCEL_SIGNAL, childSignal, Execution, toError, type ChildOutcome, type ExecutionHost } from './execution.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -40,6 +40,33 @@ export interface StartRunOptions {
   /** The idempotency key: starting an existing id returns that run. */
   readonly id?: string;
   readonly createdBy?: string;
+  /**
+   * The definition version to pin the run to; it must be registered on this engine. Default: the
+   * highest registered version of the name (see `compareVersions`).
+   */
+  readonly version?: string;
+}
+
+/** How long a run whose pinned version is not registered on this worker waits before it is claimable again. Default 30 s. */
+export const MISSING_VERSION_BACKOFF_MS = 30_000;
+
+/**
+ * Orders workflow versions: as numbers when both are integers ('2' < '10'), otherwise by plain
+ * string (UTF-16 code unit) order ('1.10' < '1.9'). Negative, zero or positive, like a sort comparator.
+ */
+export function compareVersions(a: string, b: string): number {
+  const int = /^-?\d+$/;
+  if (int.test(a) && int.test(b)) {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface DefEntry {
+  readonly def: WorkflowDefinition;
+  readonly validate?: ValidateFunction;
 }
 
 const key = (ns: string, id: string): string => `${ns}\u0000${id}`;
@@ -65,7 +92,8 @@ export class WorkflowEngine {
   readonly #pollMs: number;
   readonly #maxConcurrent: number;
   readonly #host: ExecutionHost;
-  readonly #defs = new Map<string, { def: WorkflowDefinition; validate?: ValidateFunction }>();
+  /** name -> version -> definition: every registered version is kept, runs execute the one they are pinned to. */
+  readonly #defs = new Map<string, Map<string, DefEntry>>();
   readonly #active = new Map<string, Execution>();
   readonly #ajv: Ajv;
   #running = false;
@@ -99,12 +127,22 @@ export class WorkflowEngine {
         if (this.#active.get(key(exec.ns, exec.runId)) === exec) this.#active.delete(key(exec.ns, exec.runId));
         this.#checkIdle();
       },
+      startChild: async (parent, name, version, input, id, wait) => {
+        const child = await this.#createRun(parent.ns, name, input, { id, createdBy: `workflow:${parent.id}`, parent, ...(version !== undefined ? { version } : {}) });
+        // A child already finished (a given id reused, or it ended before the parent journaled the start): its end again, for the wait.
+        if (wait && isTerminal(child.status)) await this.#notifyParent(child, { status: child.status, output: child.output, ...(child.error ? { error: child.error } : {}) });
+        return child;
+      },
     };
   }
 
   /**
-   * Makes definitions runnable here. Registering a name again replaces its definition (a deploy);
-   * runs under way replay on the new code, so guard changed code with `ctx.patched`.
+   * Makes definitions runnable here. Every version of a name is kept: a run executes the version
+   * it was pinned to at start (`run.version`), and new runs take the highest registered version
+   * (see `compareVersions`). Registering the same name and version again replaces that version's
+   * code; runs under way on it replay on the new code, so guard changed code with `ctx.patched`.
+   * A claimed run whose version is not registered here is released for another worker (or a
+   * later deploy), never failed.
    */
   register(...defs: WorkflowDefinition[]): this {
     for (const def of defs) {
@@ -116,23 +154,47 @@ export class WorkflowEngine {
           throw new AiosError('AIOS_CONFIG_INVALID', `the input schema of workflow "${def.name}" is not a valid JSON Schema: ${(e as Error).message}`);
         }
       }
-      this.#defs.set(def.name, { def, validate });
+      let versions = this.#defs.get(def.name);
+      if (!versions) this.#defs.set(def.name, (versions = new Map()));
+      versions.set(def.version, { def, validate });
     }
     return this;
   }
 
+  /** The registered versions of a name, lowest first. */
+  versions(name: string): string[] {
+    return [...(this.#defs.get(name)?.keys() ?? [])].sort(compareVersions);
+  }
+
   /**
-   * Creates a run (idempotent by `id`) and wakes the worker loop. Throws AIOS_NOT_FOUND for an
-   * unregistered name and AIOS_VALIDATION when the input does not match the definition's schema.
+   * Creates a run (idempotent by `id`), pinned to `opts.version` or else the highest registered
+   * version, and wakes the worker loop. Throws AIOS_NOT_FOUND for an unregistered name or
+   * version and AIOS_VALIDATION when the input does not match the definition's schema.
    */
   async startRun(ns: string, name: string, input?: unknown, opts: StartRunOptions = {}): Promise<WorkflowRun> {
-    const entry = this.#defs.get(name);
-    if (!entry) throw new AiosError('AIOS_NOT_FOUND', `no workflow named "${name}" is registered on this engine; registered: ${[...this.#defs.keys()].join(', ') || 'none'}`);
+    return this.#createRun(ns, name, input, opts);
+  }
+
+  async #createRun(ns: string, name: string, input: unknown, opts: StartRunOptions & { parent?: WorkflowRun }): Promise<WorkflowRun> {
+    const versions = this.#defs.get(name);
+    if (!versions) throw new AiosError('AIOS_NOT_FOUND', `no workflow named "${name}" is registered on this engine; registered: ${[...this.#defs.keys()].join(', ') || 'none'}`);
+    const version = opts.version ?? this.versions(name).at(-1)!;
+    const entry = versions.get(version);
+    if (!entry) throw new AiosError('AIOS_NOT_FOUND', `workflow "${name}" has no version "${version}" registered on this engine; registered: ${this.versions(name).join(', ')}`);
     if (entry.validate && !entry.validate(input)) {
       const errors = (entry.validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'is invalid' }));
       throw new AiosError('AIOS_VALIDATION', `the input does not match the schema of workflow "${name}": ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
     }
-    const { run } = await this.#store.createRun({ ns, ...(opts.id ? { id: opts.id } : {}), name, version: entry.def.version, input, createdBy: opts.createdBy ?? 'system' });
+    const parent = opts.parent;
+    const { run } = await this.#store.createRun({
+      ns,
+      ...(opts.id ? { id: opts.id } : {}),
+      name,
+      version: entry.def.version,
+      input,
+      createdBy: opts.createdBy ?? 'system',
+      ...(parent ? { parent: { ns: parent.ns, id: parent.id }, lineageId: parent.lineageId } : {}),
+    });
     this.#wake();
     return run;
   }
@@ -188,8 +250,10 @@ export class WorkflowEngine {
    */
   async terminate(ns: string, id: string, opts: TerminateOptions = {}): Promise<WorkflowRun> {
     const message = `workflow run ${ns}/${id} was terminated${opts.by ? ` by ${opts.by}` : ''}${opts.reason ? `: ${opts.reason}` : ''}`;
+    const before = await this.#store.getRun(ns, id);
     const run = await this.#store.terminate(ns, id, { name: 'TerminatedError', message });
     this.#active.get(key(ns, id))?.abandon();
+    if (before && !isTerminal(before.status) && run.status === 'terminated') await this.#notifyParent(run, { status: 'terminated', ...(run.error ? { error: run.error } : {}) });
     return run;
   }
 
@@ -287,9 +351,9 @@ export class WorkflowEngine {
     let exec: Execution | undefined;
     let def: WorkflowDefinition | undefined;
     try {
-      def = this.#defs.get(run.name)?.def;
+      def = this.#defs.get(run.name)?.get(run.version)?.def;
       if (!def) {
-        await this.#finishWithoutCode(run);
+        await this.#releaseWithoutCode(run);
         return;
       }
       const journal = await this.#store.journal(run.ns, run.id);
@@ -330,15 +394,15 @@ export class WorkflowEngine {
         // Rethrown or handled, a cancel the code observed ends the run 'cancelled' (with its output if it returned).
         await exec.flush();
         if (exec.abandoned) return;
-        await this.#store.update(ns, runId, epoch, { status: 'cancelled', ...(error ? { error: toRunError(error) } : { output: outcome.ok ? outcome.value : undefined }) });
+        await this.#end(exec, { status: 'cancelled', ...(error ? { error: toRunError(error) } : { output: outcome.ok ? outcome.value : undefined }) });
         this.#logger.info({ ns, runId }, 'workflow run cancelled');
       } else if (error) {
-        await this.#store.update(ns, runId, epoch, { status: 'failed', error: toRunError(error) });
+        await this.#end(exec, { status: 'failed', error: toRunError(error) });
         this.#logger.info({ ns, runId, err: error.message }, 'workflow run failed');
       } else {
         await exec.flush();
         if (exec.abandoned) return;
-        await this.#store.update(ns, runId, epoch, { status: 'completed', output: outcome.ok ? outcome.value : undefined });
+        await this.#end(exec, { status: 'completed', output: outcome.ok ? outcome.value : undefined });
       }
     } catch (e) {
       if (!isAiosError(e, 'AIOS_WF_LEASE_LOST')) this.#logger.error({ err: e, ns, runId }, 'could not record the end of a workflow run');
@@ -347,10 +411,52 @@ export class WorkflowEngine {
     }
   }
 
-  async #finishWithoutCode(run: WorkflowRun): Promise<void> {
-    const error: RunError = { name: 'AiosError', code: 'AIOS_NOT_FOUND', message: `no workflow named "${run.name}" is registered on worker ${this.workerId}` };
+  /**
+   * Records the end of a run. A child run first sends its parent the end signal (at least once: a
+   * crash between the two sends it again on the next execution; a parent takes the first), then
+   * records its status; if the signal cannot be stored, the run is released to be tried again.
+   */
+  async #end(exec: Execution, patch: ChildOutcome & RunPatch): Promise<void> {
+    const { ns, runId, epoch, run } = exec;
+    if (run.parent) {
+      try {
+        await this.#notifyParent(run, { status: patch.status, output: patch.output, ...(patch.error ? { error: patch.error } : {}) }, true);
+      } catch (e) {
+        this.#logger.error({ err: e, ns, runId, parent: run.parent }, 'could not signal the end of a child run to its parent; releasing the run');
+        await this.#store.update(ns, runId, epoch, { owner: null });
+        return;
+      }
+    }
+    await this.#store.update(ns, runId, epoch, patch);
+  }
+
+  /** Sends a child's end to its parent as the `aios.child:<id>` signal; a finished or missing parent is skipped. */
+  async #notifyParent(child: WorkflowRun, outcome: ChildOutcome, rethrow = false): Promise<void> {
+    if (!child.parent) return;
     try {
-      await this.#store.update(run.ns, run.id, run.epoch, { status: 'failed', error });
+      await this.signal(child.parent.ns, child.parent.id, childSignal(child.id), outcome);
+    } catch (e) {
+      if (isAiosError(e, 'AIOS_CONFLICT') || isAiosError(e, 'AIOS_NOT_FOUND')) return;
+      if (rethrow) throw e;
+      this.#logger.error({ err: e, ns: child.ns, runId: child.id, parent: child.parent }, 'could not signal the end of a child run to its parent');
+    }
+  }
+
+  /**
+   * The run's pinned name@version is not registered here (a deploy in progress, a mixed fleet):
+   * hand it back, due again in MISSING_VERSION_BACKOFF_MS, for a worker that has it. Released as
+   * 'waiting' with a wake time, since the store only honours wake times of waiting runs; the
+   * claim sets it 'running' again. A cancel does not make it due at once (no code here to run
+   * its compensations; it would bounce between claim and release), the next wake time does.
+   */
+  async #releaseWithoutCode(run: WorkflowRun): Promise<void> {
+    const wakeAt = this.#clock.now() + MISSING_VERSION_BACKOFF_MS;
+    this.#logger.warn(
+      { ns: run.ns, runId: run.id, workflow: `${run.name}@${run.version}`, registered: this.versions(run.name), workerId: this.workerId, wakeAt },
+      `workflow ${run.name}@${run.version} is not registered on this worker; releasing run ${run.ns}/${run.id} for a worker that has it`,
+    );
+    try {
+      await this.#store.update(run.ns, run.id, run.epoch, { status: 'waiting', owner: null, wakeAt, wakeOnCancel: false });
     } catch (e) {
       if (!isAiosError(e, 'AIOS_WF_LEASE_LOST')) throw e;
     }

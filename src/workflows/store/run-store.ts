@@ -113,6 +113,12 @@ export interface RunPatch {
    * signal is not missed. A cancel request does the same.
    */
   readonly wakeOnSignals?: readonly string[];
+  /**
+   * Whether a requested cancel makes a released waiting run due at once (default true). A worker
+   * releasing a run it has no code for passes false, so a cancel cannot make it bounce between
+   * claim and release: the run waits for its wake time and a worker that has the code.
+   */
+  readonly wakeOnCancel?: boolean;
 }
 
 export interface Signal {

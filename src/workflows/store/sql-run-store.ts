@@ -179,7 +179,7 @@ export class SqlRunStore implements RunStore {
     if (patch.state !== undefined) set.state = encodePayload(patch.state, this.#limit, `the state of ${what}`);
     if (patch.wakeAt !== undefined && set.wake_at === undefined) set.wake_at = patch.wakeAt;
     if (patch.owner === null) set.owner = null;
-    const row = await this.#guard(() => updateRun(this.#db, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? []));
+    const row = await this.#guard(() => updateRun(this.#db, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true));
     return toRun(row);
   }
 

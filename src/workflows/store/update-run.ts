@@ -21,6 +21,7 @@ export async function updateRun(
   fenced: { ns: string; runId: string; epoch: number; now: number },
   set: Record<string, unknown>,
   wakeOnSignals: readonly string[],
+  wakeOnCancel = true,
 ): Promise<RunRow> {
   const { ns, runId, epoch, now } = fenced;
   const releasing = set.owner === null;
@@ -34,14 +35,14 @@ export async function updateRun(
       .returning(runColumns(flags))
       .executeTakeFirst()) as RunRow | undefined;
     if (!row) throw await leaseLost(trx, ns, runId, epoch);
-    if (!releasing || row.status !== 'waiting') return row;
+    if (!releasing || row.status !== 'waiting' || (!wakeOnCancel && !wakeOnSignals.length)) return row;
     const woken = (await trx
       .updateTable('aios_wf_runs as r')
       .set({ wake_at: now })
       .where('r.ns', '=', ns)
       .where('r.id', '=', runId)
       .where((eb) => {
-        const reasons: Expression<SqlBool>[] = [eb('r.cancel_requested', '=', 1)];
+        const reasons: Expression<SqlBool>[] = wakeOnCancel ? [eb('r.cancel_requested', '=', 1)] : [];
         if (wakeOnSignals.length) {
           reasons.push(
             eb.exists(
