@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, createLogger, isAiosError, type Clock } from '../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import {
   CancelledError,
@@ -15,6 +12,7 @@ import {
   type TestWorkflowEnv,
   type WorkflowDefinition,
 } from '../src/workflows/index.ts';
+import { useWorkflowFiles } from './support/workflow-files.ts';
 
 const NS = 'plant-a';
 const logger = createLogger({ level: 'silent' });
@@ -180,26 +178,11 @@ describe('cancellation on the test kit (virtual clock, SQLite)', () => {
 });
 
 describe('cancellation, sagas and terminate across engines (SQLite file, ManualClock)', () => {
-  const dirs: string[] = [];
-  const open: Database[] = [];
-  const engines: WorkflowEngine[] = [];
-  afterEach(async () => {
-    for (const e of engines.splice(0)) await e.stop();
-    for (const d of open.splice(0)) await d.close();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-  const tempDb = async (): Promise<Database> => {
-    const dir = mkdtempSync(join(tmpdir(), 'aios-wf-cancel-'));
-    dirs.push(dir);
-    const db = createDatabase({ sqliteFile: join(dir, 'aios.db') });
-    open.push(db);
-    await migrate(db);
-    return db;
-  };
+  const files = useWorkflowFiles('aios-wf-cancel-');
+  const tempDb = () => files.database();
   const engineOn = (database: Database, clock: Clock, workerId: string, defs: WorkflowDefinition[]) => {
     const e = new WorkflowEngine({ store: new SqlRunStore({ database, clock }), clock, logger, workerId, pollMs: 10, leaseMs: 10_000 }).register(...defs);
-    engines.push(e);
-    return e;
+    return files.track(e);
   };
 
   it('saga: step 3 fails terminally, compensations 2 then 1 run once each across a crash in the middle of compensating', async () => {

@@ -1,9 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, createLogger } from '../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
 import {
   ChildRunError,
   TerminalError,
@@ -15,6 +11,7 @@ import {
   defineWorkflow,
   type TestWorkflowEnv,
 } from '../src/workflows/index.ts';
+import { useWorkflowFiles } from './support/workflow-files.ts';
 
 const NS = 'plant-a';
 const logger = createLogger({ level: 'silent' });
@@ -213,22 +210,8 @@ describe('child runs on the test kit (virtual clock, SQLite)', () => {
 });
 
 describe('child runs across a parent crash (SQLite file, ManualClock)', () => {
-  const dirs: string[] = [];
-  const open: Database[] = [];
-  const engines: WorkflowEngine[] = [];
-  afterEach(async () => {
-    for (const e of engines.splice(0)) await e.stop();
-    for (const d of open.splice(0)) await d.close();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-  const tempDb = async (): Promise<Database> => {
-    const dir = mkdtempSync(join(tmpdir(), 'aios-wf-child-'));
-    dirs.push(dir);
-    const db = createDatabase({ sqliteFile: join(dir, 'aios.db') });
-    open.push(db);
-    await migrate(db);
-    return db;
-  };
+  const files = useWorkflowFiles('aios-wf-child-');
+  const tempDb = () => files.database();
 
   it('a crash of the parent between startChild and the child\'s end does not start a second child', async () => {
     const database = await tempDb();
@@ -272,7 +255,7 @@ describe('child runs across a parent crash (SQLite file, ManualClock)', () => {
       },
     });
     const b = new WorkflowEngine({ store: counting, clock, logger, workerId: 'worker-b', pollMs: 10, leaseMs: 10_000 }).register(parent, kid);
-    engines.push(b);
+    files.track(b);
     clock.advance(10_001); // worker-a's lease expires
     b.start();
     await until(async () => (await store.journal(NS, 'd1')).some((e) => e.kind === 'wait'));

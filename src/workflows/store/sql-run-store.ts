@@ -196,28 +196,23 @@ export class SqlRunStore implements RunStore {
 
   async requestCancel(ns: string, runId: string): Promise<WorkflowRun> {
     const now = this.#clock.now();
-    // One statement; a finished run is left as it is. A released waiting run is woken to act on it.
-    const row = await this.#guard(() =>
-      this.#db
-        .updateTable('aios_wf_runs')
-        .set({ cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` })
-        .where('ns', '=', ns)
-        .where('id', '=', runId)
-        .where('status', 'in', ['pending', 'running', 'waiting'])
-        .returning(runColumns(this.#flags))
-        .executeTakeFirst(),
-    );
-    return row ? toRun(row as RunRow) : this.#existing(ns, runId);
+    // A released waiting run is woken to act on it.
+    return this.#updateUnfinished(ns, runId, { cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` });
   }
 
   async terminate(ns: string, runId: string, error: RunError): Promise<WorkflowRun> {
     const now = this.#clock.now();
     const text = encodePayload(error, this.#limit, `the error of workflow run ${ns}/${runId}`);
-    // One statement: the epoch bump fences out the holder, if any; a finished run is left as it is.
+    // The epoch bump fences out the holder, if any.
+    return this.#updateUnfinished(ns, runId, { status: 'terminated', error: text, owner: null, wake_at: null, completed_at: now, updated_at: now, cancel_requested: 1, epoch: sql`epoch + 1` });
+  }
+
+  /** One unfenced statement on a run that has not finished; a finished run is returned as it is. */
+  async #updateUnfinished(ns: string, runId: string, set: Record<string, unknown>): Promise<WorkflowRun> {
     const row = await this.#guard(() =>
       this.#db
         .updateTable('aios_wf_runs')
-        .set((eb) => ({ status: 'terminated', error: text, owner: null, wake_at: null, completed_at: now, updated_at: now, cancel_requested: 1, epoch: eb('epoch', '+', 1) }))
+        .set(set)
         .where('ns', '=', ns)
         .where('id', '=', runId)
         .where('status', 'in', ['pending', 'running', 'waiting'])
