@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { AiosError, uuidv7, type Clock, type IdGenerator } from '../../core/index.ts';
 import { translateDbError, type Database } from '../../storage/index.ts';
@@ -36,6 +37,16 @@ const MAX_INPUTS = 1000;
  * const event = await lineage.record({ ns, lineageId, kind: 'event', name: 'vibration', ref: 'topic:vibration@0:12-0:15', inputs: [ingest.id], edgeKind: 'produced' });
  * const { nodes, edges } = await lineage.graph(ns, lineageId);
  */
+const insertStatements = new WeakMap<BetterSqlite3.Database, BetterSqlite3.Statement>();
+function insertNode(db: BetterSqlite3.Database): BetterSqlite3.Statement {
+  let st = insertStatements.get(db);
+  if (!st) {
+    st = db.prepare('insert into aios_lineage_nodes (id, ns, lineage_id, kind, name, ref, attrs, created_at) values (?, ?, ?, ?, ?, ?, ?, ?)');
+    insertStatements.set(db, st);
+  }
+  return st;
+}
+
 export class LineageStore {
   readonly #db: Kysely<LineageTables>;
   readonly #clock: Clock;
@@ -97,6 +108,29 @@ export class LineageStore {
       throw translateDbError(e);
     }
     return toNode(row);
+  }
+
+  /**
+   * A node without inputs, written inside another capability's transaction whose result it
+   * describes: the event log's append hook, so an ingest node commits with its events, in the
+   * same fsync. `attrs` is computed from what that transaction wrote. The shape matches the event
+   * log's `CommitHook` (structurally: governance does not import events).
+   */
+  inTransaction(node: Omit<LineageInput, 'inputs' | 'attrs' | 'edgeKind'>, attrs: (positions: readonly unknown[]) => Record<string, unknown>) {
+    validateInput(node);
+    const rowFor = (positions: readonly unknown[]): LineageNodeRow => {
+      const input = validateInput({ ...node, attrs: attrs(positions) });
+      return { id: this.#newId(), ns: input.ns, lineage_id: input.lineageId, kind: input.kind, name: input.name, ref: input.ref, attrs: input.attrs, created_at: this.#clock.now() };
+    };
+    return {
+      sqlite(db: BetterSqlite3.Database, positions: readonly unknown[]): void {
+        const r = rowFor(positions);
+        insertNode(db).run(r.id, r.ns, r.lineage_id, r.kind, r.name, r.ref, r.attrs, r.created_at);
+      },
+      async postgres(trx: Kysely<any>, positions: readonly unknown[]): Promise<void> {
+        await (trx as Kysely<LineageTables>).insertInto('aios_lineage_nodes').values(rowFor(positions)).execute();
+      },
+    };
   }
 
   /**

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import { AiosError, parseTime } from '../../core/index.ts';
-import { fromCloudEvent } from '../../events/index.ts';
+import { fromCloudEvent, type AppendResult, type CommitHook } from '../../events/index.ts';
 import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { auditInput } from '../guard.ts';
 import { CLOUDEVENTS_BATCH } from '../content-types.ts';
@@ -98,23 +98,34 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         if (items.length === 0) throw new AiosError('AIOS_BAD_REQUEST', 'the body holds no events');
         const single = !Array.isArray(req.body) && !(body as { [CLOUDEVENTS_BATCH]?: boolean })[CLOUDEVENTS_BATCH] && items.length === 1;
         const ns = namespaceOf(req);
-        // The request's audit record commits in the events' own transaction (SQL backends): an
-        // acknowledged append always has its record, and no record exists for one that rolled back.
-        const audit = deps.authEnabled && log.commitHooks ? deps.governance.audit.inTransaction(auditInput(req, 'success', null), (positions) => positions) : undefined;
-        const result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit: audit?.hook });
-        if (audit && result.accepted.length) {
-          deps.governance.audit.noteCommitted(audit.committed());
-          req.aiosAudited = true;
-        }
-        if (result.accepted.length) {
-          await deps.governance.lineage.record({
-            ns,
-            lineageId: req.lineageId,
-            kind: 'ingest',
-            name: req.params.topic,
-            ref: `topic:${req.params.topic}`,
-            attrs: { accepted: result.accepted.length, rejected: result.rejected.length, positions: positionsSummary(result.accepted) },
-          });
+        const lineageNode = { ns, lineageId: req.lineageId, kind: 'ingest' as const, name: req.params.topic, ref: `topic:${req.params.topic}` };
+        // Every item not in `positions` was rejected: the event log writes all accepted items in one batch.
+        const lineageAttrs = (positions: readonly unknown[]) => ({ accepted: positions.length, rejected: items.length - positions.length, positions: positionsSummary(positions as { partition: number; offset: number }[]) });
+        let result: AppendResult;
+        if (log.commitHooks) {
+          // The request's audit record and its ingest lineage node commit in the events' own
+          // transaction: an acknowledged append always has both, a rolled-back one neither.
+          const audit = deps.authEnabled ? deps.governance.audit.inTransaction(auditInput(req, 'success', null), (positions) => positions) : undefined;
+          const lineage = deps.governance.lineage.inTransaction(lineageNode, lineageAttrs);
+          const onCommit: CommitHook = {
+            sqlite(db, positions) {
+              audit?.hook.sqlite(db, positions);
+              lineage.sqlite(db, positions);
+            },
+            async postgres(trx, positions) {
+              await audit?.hook.postgres(trx, positions);
+              await lineage.postgres(trx, positions);
+            },
+          };
+          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit });
+          if (audit && result.accepted.length) {
+            deps.governance.audit.noteCommitted(audit.committed());
+            req.aiosAudited = true;
+          }
+        } else {
+          // NATS: no shared transaction; both are written right after the publish, before the answer.
+          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single });
+          if (result.accepted.length) await deps.governance.lineage.record({ ...lineageNode, attrs: lineageAttrs(result.accepted) });
         }
         return reply.code(result.rejected.length ? 207 : 200).send(result);
       },
