@@ -43,6 +43,11 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'rateLimitNamespace', flag: 'rate-limit-namespace', env: 'AIOS_RATE_LIMIT_NAMESPACE', kind: 'int', default: 20000, description: 'requests per second per namespace (0: no limit); 429 above' },
   { key: 'auditCheckpointEvery', flag: 'audit-checkpoint-every', env: 'AIOS_AUDIT_CHECKPOINT_EVERY', kind: 'int', default: 1000, description: 'sign an audit checkpoint every this many records' },
   { key: 'auditCheckpointIntervalMs', flag: 'audit-checkpoint-interval-ms', env: 'AIOS_AUDIT_CHECKPOINT_INTERVAL_MS', kind: 'int', default: 60_000, description: 'and at least this often while records are written' },
+  { key: 'app', flag: 'app', env: 'AIOS_APP', kind: 'string', description: 'module (.ts or .js, no build step) whose exported workflow definitions this process registers' },
+  { key: 'workflowConcurrency', flag: 'workflow-concurrency', env: 'AIOS_WORKFLOW_CONCURRENCY', kind: 'int', default: 200, description: 'most workflow runs this process executes at once (0: start and serve runs, execute none here)' },
+  { key: 'workflowLeaseMs', flag: 'workflow-lease-ms', env: 'AIOS_WORKFLOW_LEASE_MS', kind: 'int', default: 10_000, description: 'a worker silent this long loses its runs to another worker' },
+  { key: 'maxWorkflowPayloadBytes', flag: 'max-workflow-payload-bytes', env: 'AIOS_MAX_WORKFLOW_PAYLOAD_BYTES', kind: 'int', default: 1024 * 1024, description: 'largest workflow input, step result, state, output or signal payload (JSON bytes)' },
+  { key: 'scheduler', flag: 'scheduler', env: 'AIOS_SCHEDULER', kind: 'int', default: 1, description: 'fire cron schedules from this process (1) or not (0); any number of processes may' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'AIOS_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 15_000, description: 'longest graceful drain on SIGTERM before giving up' },
 ];
 
@@ -60,6 +65,11 @@ export interface AiosConfig {
   readonly commitBatchEvents: number;
   readonly retentionIntervalMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly app?: string;
+  readonly workflowConcurrency: number;
+  readonly workflowLeaseMs: number;
+  readonly maxWorkflowPayloadBytes: number;
+  readonly scheduler: number;
   readonly oidcIssuer?: string;
   readonly oidcJwksUrl?: string;
   readonly oidcAudience?: string;

@@ -6,6 +6,8 @@ import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../eve
 import { createGovernance, type Governance } from '../governance/index.ts';
 import { createMetricsRegistry } from '../observability/index.ts';
 import { buildServer, type App } from '../server/index.ts';
+import { ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
+import { loadApp } from './load-app.ts';
 
 export interface CreateAiosOptions {
   /** Options not given here come from the environment (AIOS_*), the config file, then defaults. */
@@ -29,6 +31,15 @@ export interface Aios {
   /** Identities, policies, audit trail, lineage and secrets. */
   readonly governance: Governance;
   readonly metrics: Registry;
+  /** The durable workflow engine: start runs, signal, cancel, read history. */
+  readonly workflows: WorkflowEngine;
+  /** Cron schedules of workflows; this process fires them unless `scheduler` is 0. */
+  readonly schedules: ScheduleStore;
+  /**
+   * Makes workflow definitions runnable in this process (before or after `start`). Nothing
+   * registers by import: a definition runs only where it is registered.
+   */
+  register(...defs: WorkflowDefinition[]): this;
   /** The HTTP API; `http.inject()` drives it without a socket. */
   readonly http: App;
   /** True once migrations and recovery are done. */
@@ -88,20 +99,30 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       commitBatchEvents: config.commitBatchEvents,
     },
   });
+  const runStore = new SqlRunStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
+  const workflows = new WorkflowEngine({ store: runStore, clock, logger, leaseMs: config.workflowLeaseMs, maxConcurrent: Math.max(1, config.workflowConcurrency) });
+  const schedules = new ScheduleStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
+  const scheduler = new Scheduler({ database, engine: workflows, clock, logger });
   let ready = false;
   let url: string | undefined;
   let createdAdminKeyFile: string | undefined;
   let stopping: Promise<void> | undefined;
   const streams = new Set<AbortController>();
-  const http = await buildServer({ events, governance, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
+  const http = await buildServer({ events, governance, workflows, schedules, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
 
-  return {
+  const aios: Aios = {
     config,
     logger,
     database,
     events,
     governance,
     metrics,
+    workflows,
+    schedules,
+    register(...defs) {
+      workflows.register(...defs);
+      return aios;
+    },
     http,
     get ready() {
       return ready;
@@ -122,6 +143,14 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       if (m.applied.length) logger.info({ applied: m.applied, database: database.location }, 'migrations applied');
       if ((await governance.start()).adminKeyCreated) createdAdminKeyFile = governance.adminKeyFile;
       events.startRetention(config.retentionIntervalMs);
+      if (config.app) {
+        const app = await loadApp(config.app);
+        workflows.register(...app.workflows);
+        logger.info({ app: app.path, workflows: app.workflows.map((d) => `${d.name}@${d.version}`) }, 'app module loaded');
+      }
+      // Recovery: the worker's first claims take every run whose lease expired while no process held it.
+      if (config.workflowConcurrency > 0) workflows.start();
+      if (config.scheduler) scheduler.start();
       ready = true;
       logger.info({ url, database: database.location, eventLog: store.backend }, 'AIOS is ready');
     },
@@ -144,6 +173,9 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
           http.server.closeAllConnections();
           await closing;
         }
+        await scheduler.stop();
+        // Steps in flight finish and their runs are released for another worker.
+        await workflows.stop();
         await events.close();
         await governance.close();
         await database.close();
@@ -152,4 +184,5 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       return stopping;
     },
   };
+  return aios;
 }

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { AiosError, uuidv7, type Logger } from '../core/index.ts';
 import type { EventLog } from '../events/index.ts';
 import type { Governance } from '../governance/index.ts';
+import type { ScheduleStore, WorkflowEngine } from '../workflows/index.ts';
 import { createGuard, isPublicPath } from './guard.ts';
 import { registerContentTypes } from './content-types.ts';
 import { errorHandler, sendProblem, toAiosError } from './problem.ts';
@@ -23,6 +24,8 @@ import { secretRoutes } from './routes/secrets.ts';
 export interface ServerDeps {
   readonly events: EventLog;
   readonly governance: Governance;
+  readonly workflows: WorkflowEngine;
+  readonly schedules: ScheduleStore;
   /** False only where a benchmark measures the API without authentication and authorization. */
   readonly authEnabled: boolean;
   readonly metrics: Registry;

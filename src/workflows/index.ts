@@ -30,7 +30,7 @@ export type {
   Signal,
   WorkflowRun,
 } from './store/run-store.ts';
-export { CancelledError, ChildRunError, childSignal, compareVersions, defineWorkflow, MISSING_VERSION_BACKOFF_MS, DEFAULT_RETRY, NonDeterminismError, Saga, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
+export { CancelledError, ChildRunError, childSignal, compareVersions, defineWorkflow, isWorkflowDefinition, MISSING_VERSION_BACKOFF_MS, DEFAULT_RETRY, NonDeterminismError, Saga, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
 export type { CancelInfo, CancelOptions, ChildOutcome, StartChildOptions, CompensationRunner, RetryPolicy, SagaStepOptions, SignalResult, StartRunOptions, TerminateOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowEngineOptions, WorkflowOptions } from './engine/index.ts';
 export { createTestWorkflowEnv } from './testing/index.ts';
 export type { TestWorkflowEnv, TestWorkflowEnvOptions } from './testing/index.ts';

@@ -117,6 +117,14 @@ export interface WorkflowOptions {
   readonly input?: Record<string, unknown>;
 }
 
+/** Marks what `defineWorkflow` returns, so an app module's exports can be told apart. */
+const DEFINITION = Symbol.for('aios.workflow-definition');
+
+/** True for a value made by `defineWorkflow` (in this copy of AIOS or another). */
+export function isWorkflowDefinition(value: unknown): value is WorkflowDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINITION] === true;
+}
+
 export interface WorkflowDefinition<I = any, O = any> {
   readonly name: string;
   readonly version: string;
@@ -137,5 +145,7 @@ export interface WorkflowDefinition<I = any, O = any> {
 export function defineWorkflow<I = any, O = any>(name: string, opts: WorkflowOptions, fn: (ctx: WorkflowContext, input: I) => Promise<O>): WorkflowDefinition<I, O> {
   if (typeof name !== 'string' || !name) throw new TypeError('a workflow needs a non-empty name');
   if (typeof opts?.version !== 'string' || !opts.version) throw new TypeError(`workflow "${name}" needs a non-empty version`);
-  return Object.freeze({ name, version: opts.version, ...(opts.input ? { inputSchema: opts.input } : {}), fn });
+  const def = { name, version: opts.version, ...(opts.input ? { inputSchema: opts.input } : {}), fn };
+  Object.defineProperty(def, DEFINITION, { value: true });
+  return Object.freeze(def);
 }

@@ -1,5 +1,5 @@
 /** The workflow engine: definitions, the context workflow code uses, and the engine that runs them. */
-export { defineWorkflow, DEFAULT_RETRY } from './define.ts';
+export { defineWorkflow, DEFAULT_RETRY, isWorkflowDefinition } from './define.ts';
 export type { RetryPolicy, SignalResult, StartChildOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowOptions } from './define.ts';
 export { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError } from './errors.ts';
 export type { CancelInfo } from './errors.ts';
