@@ -40,6 +40,8 @@ export interface StartRunOptions {
   /** The idempotency key: starting an existing id returns that run. */
   readonly id?: string;
   readonly createdBy?: string;
+  /** The lineage id the run continues (e.g. the API call's); a new one is minted when absent. */
+  readonly lineageId?: string;
   /**
    * The definition version to pin the run to; it must be registered on this engine. Default: the
    * highest registered version of the name (see `compareVersions`).
@@ -128,7 +130,7 @@ export class WorkflowEngine {
         this.#checkIdle();
       },
       startChild: async (parent, name, version, input, id, wait) => {
-        const child = await this.#createRun(parent.ns, name, input, { id, createdBy: `workflow:${parent.id}`, parent, ...(version !== undefined ? { version } : {}) });
+        const { run: child } = await this.#createRun(parent.ns, name, input, { id, createdBy: `workflow:${parent.id}`, parent, ...(version !== undefined ? { version } : {}) });
         // A child already finished (a given id reused, or it ended before the parent journaled the start): its end again, for the wait.
         if (wait && isTerminal(child.status)) await this.#notifyParent(child, { status: child.status, output: child.output, ...(child.error ? { error: child.error } : {}) });
         return child;
@@ -172,10 +174,34 @@ export class WorkflowEngine {
    * version and AIOS_VALIDATION when the input does not match the definition's schema.
    */
   async startRun(ns: string, name: string, input?: unknown, opts: StartRunOptions = {}): Promise<WorkflowRun> {
+    return (await this.#createRun(ns, name, input, opts)).run;
+  }
+
+  /** `startRun`, also saying whether the run was created (false: the id existed, the stored run is returned). */
+  async submit(ns: string, name: string, input?: unknown, opts: StartRunOptions = {}): Promise<{ run: WorkflowRun; created: boolean }> {
     return this.#createRun(ns, name, input, opts);
   }
 
-  async #createRun(ns: string, name: string, input: unknown, opts: StartRunOptions & { parent?: WorkflowRun }): Promise<WorkflowRun> {
+  /** The registered workflows: each name with its versions, lowest first. */
+  definitions(): { name: string; versions: string[] }[] {
+    return [...this.#defs.keys()].sort().map((name) => ({ name, versions: this.versions(name) }));
+  }
+
+  /**
+   * Retries a failed run from its failed step (see `RunStore.retry`): the step runs again with
+   * the same idempotency key, after a replay of everything before it. AIOS_CONFLICT unless failed.
+   *
+   * @example
+   * await engine.retry('plant-a', run.id);
+   */
+  async retry(ns: string, id: string): Promise<WorkflowRun> {
+    const { run, fromSeq } = await this.#store.retry(ns, id);
+    this.#logger.info({ ns, runId: id, fromSeq }, 'workflow run retried');
+    this.#wake();
+    return run;
+  }
+
+  async #createRun(ns: string, name: string, input: unknown, opts: StartRunOptions & { parent?: WorkflowRun }): Promise<{ run: WorkflowRun; created: boolean }> {
     const versions = this.#defs.get(name);
     if (!versions) throw new AiosError('AIOS_NOT_FOUND', `no workflow named "${name}" is registered on this engine; registered: ${[...this.#defs.keys()].join(', ') || 'none'}`);
     const version = opts.version ?? this.versions(name).at(-1)!;
@@ -186,17 +212,18 @@ export class WorkflowEngine {
       throw new AiosError('AIOS_VALIDATION', `the input does not match the schema of workflow "${name}": ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
     }
     const parent = opts.parent;
-    const { run } = await this.#store.createRun({
+    const created = await this.#store.createRun({
       ns,
       ...(opts.id ? { id: opts.id } : {}),
       name,
       version: entry.def.version,
       input,
       createdBy: opts.createdBy ?? 'system',
+      ...(opts.lineageId ? { lineageId: opts.lineageId } : {}),
       ...(parent ? { parent: { ns: parent.ns, id: parent.id }, lineageId: parent.lineageId } : {}),
     });
     this.#wake();
-    return run;
+    return created;
   }
 
   getRun(ns: string, id: string): Promise<WorkflowRun | undefined> {

@@ -189,4 +189,12 @@ export interface RunStore {
    * AIOS_WF_LEASE_LOST. A finished run is returned as it is. Not fenced: an operator's action.
    */
   terminate(ns: string, runId: string, error: RunError): Promise<WorkflowRun>;
+  /**
+   * Makes a failed run runnable again from its last failed step (or child start): that entry and
+   * any after it leave the journal, signals their waits took are handed back, and the run is
+   * 'pending' again, error cleared, epoch bumped. Without a failed step the whole journal stays
+   * and is replayed. `fromSeq` is the position execution resumes at (null: the journal was kept).
+   * AIOS_CONFLICT unless the run is 'failed'. Not fenced: an operator's action.
+   */
+  retry(ns: string, runId: string): Promise<{ run: WorkflowRun; fromSeq: number | null }>;
 }

@@ -24,6 +24,7 @@ import {
   type WorkflowRun,
 } from './run-store.ts';
 import { sendSignal } from './send-signal.ts';
+import { retryRun } from './retry-run.ts';
 import { takeSignal } from './take-signal.ts';
 import { updateRun } from './update-run.ts';
 
@@ -205,6 +206,11 @@ export class SqlRunStore implements RunStore {
     const text = encodePayload(error, this.#limit, `the error of workflow run ${ns}/${runId}`);
     // The epoch bump fences out the holder, if any.
     return this.#updateUnfinished(ns, runId, { status: 'terminated', error: text, owner: null, wake_at: null, completed_at: now, updated_at: now, cancel_requested: 1, epoch: sql`epoch + 1` });
+  }
+
+  async retry(ns: string, runId: string): Promise<{ run: WorkflowRun; fromSeq: number | null }> {
+    const { row, fromSeq } = await this.#guard(() => retryRun(this.#db, this.#flags, ns, runId, this.#clock.now()));
+    return { run: toRun(row), fromSeq };
   }
 
   /** One unfenced statement on a run that has not finished; a finished run is returned as it is. */
