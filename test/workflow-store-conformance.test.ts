@@ -261,6 +261,40 @@ for (const backend of backends) {
       expect((await lineage.graph(NS, 'lin-also')).nodes.map((n) => n.name)).toEqual(['one']);
     });
 
+    it('commits concurrent writes of many runs together, and a zombie or a failing write fails alone', async () => {
+      const lineage = new LineageStore({ database, clock });
+      for (let i = 0; i < 40; i++) await create(`g${i}`, { lineageId: `lin-g${i}` });
+      const runs = await claim('w1');
+      // g0's lease moves to w2, so w1 is a zombie for it.
+      await database.db.updateTable('aios_wf_runs').set({ epoch: 99, owner: 'w2' }).where('ns', '=', NS).where('id', '=', 'g0').execute();
+      const outcomes = await Promise.allSettled(
+        runs.flatMap((r, i) => [
+          store.appendJournal(NS, r.id, r.epoch, [{ seq: 1, kind: 'step', name: 'a', status: 'ok', result: i }], {
+            also: async (trx) => {
+              await lineage.record({ ns: NS, lineageId: `lin-${r.id}`, kind: 'workflow_step', name: 'a', ref: `wf:${r.id}/a` }, { trx });
+              if (r.id === 'g1') throw new Error('g1 side effect failed');
+            },
+          }),
+          store.update(NS, r.id, r.epoch, { state: { i } }),
+        ]),
+      );
+      const failed = outcomes.flatMap((o, k) => (o.status === 'rejected' ? [`${runs[k >> 1].id}:${k % 2 ? 'update' : 'append'}:${isAiosError(o.reason) ? o.reason.code : (o.reason as Error).message}`] : []));
+      expect(failed.sort()).toEqual(['g0:append:AIOS_WF_LEASE_LOST', 'g0:update:AIOS_WF_LEASE_LOST', 'g1:append:g1 side effect failed']);
+      for (const r of runs) {
+        const journal = await store.journal(NS, r.id);
+        const nodes = await lineage.graph(NS, `lin-${r.id}`).then((g) => g.nodes, () => []);
+        if (r.id === 'g0' || r.id === 'g1') {
+          expect(journal).toEqual([]);
+          expect(nodes).toEqual([]);
+        } else {
+          expect(journal.map((e) => e.result)).toEqual([runs.indexOf(r)]);
+          expect(nodes.map((n) => n.name)).toEqual(['a']);
+        }
+      }
+      expect((await store.getRun(NS, 'g1'))?.state).toEqual({ i: 1 });
+      expect((await store.getRun(NS, 'g0'))?.state).toBeUndefined();
+    });
+
     it('keeps a signal sent before its wait and hands it to that wait once, also on replay', async () => {
       await create('a');
       expect(await store.signal(NS, 'a', 'approve', { by: 'ana' })).toEqual({ seq: 1 });

@@ -1,7 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { AiosError, isAiosError, uuidv7, type Clock, type Logger } from '../../core/index.ts';
-import { isTerminal, type JournalEntry, type RunError, type RunPatch, type RunStore, type WorkflowRun } from '../store/run-store.ts';
+import { isTerminal, type JournalEntry, type ListRunsOptions, type RunPage, type RunError, type RunPatch, type RunStore, type WorkflowRun } from '../store/run-store.ts';
 import type { WorkflowDefinition } from './define.ts';
 import { NonDeterminismError, type CancelInfo } from './errors.ts';
 import { CANCEL_SIGNAL, childSignal, Execution, toError, type ChildOutcome, type ExecutionHost } from './execution.ts';
@@ -233,6 +233,11 @@ export class WorkflowEngine {
   /** The run's journal: every step, timer, signal and recorded value, in order. */
   history(ns: string, id: string): Promise<JournalEntry[]> {
     return this.#store.journal(ns, id);
+  }
+
+  /** Runs of a namespace, newest first, filtered by name, status and creation time; page with `next`. */
+  listRuns(ns: string, opts: ListRunsOptions): Promise<RunPage> {
+    return this.#store.listRuns(ns, opts);
   }
 
   /** Stores a signal; a wait for it in this process wakes at once, a released run is woken by the store. */

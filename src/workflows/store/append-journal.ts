@@ -7,7 +7,7 @@ import { journalColumns, type JournalRow } from './run-rows.ts';
 const ROWS_PER_INSERT = 500;
 
 /**
- * Records journal entries in one transaction: fence, `insert ... on conflict (ns, run_id, seq)
+ * Records journal entries inside `trx` (the write batcher's transaction): fence, `insert ... on conflict (ns, run_id, seq)
  * do nothing`, read back what is stored at those seqs, then the caller's `also(trx)`. Insert-
  * ignore plus read-back makes recording idempotent (DBOS's operation_outputs): if a seq is
  * already stored, by an earlier attempt whose commit the caller never saw, the stored entry wins
@@ -17,14 +17,14 @@ const ROWS_PER_INSERT = 500;
  * takes (event partitions, the audit head): one lock order, no deadlock with the event log.
  */
 export async function appendJournal(
-  db: Kysely<any>,
+  trx: Kysely<any>,
   flags: DialectFlags,
   rows: readonly JournalRow[],
   fenced: { ns: string; runId: string; epoch: number; now: number },
   also?: (trx: Kysely<any>) => Promise<void>,
 ): Promise<JournalRow[]> {
   const { ns, runId, epoch, now } = fenced;
-  return db.transaction().execute(async (trx) => {
+  {
     await fence(trx, ns, runId, epoch, now);
     let inserted = 0;
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
@@ -35,8 +35,9 @@ export async function appendJournal(
         .executeTakeFirst();
       inserted += Number(r.numInsertedOrUpdatedRows ?? 0);
     }
-    let stored: JournalRow[] = [];
-    if (rows.length) {
+    // Everything inserted: what is stored is what was given, no read-back needed.
+    let stored: JournalRow[] = inserted === rows.length ? [...rows] : [];
+    if (rows.length && inserted !== rows.length) {
       const seqs = new Set(rows.map((r) => r.seq));
       // A range, not `seq in (...)`: one bound pair whatever the batch size.
       const found = (await trx
@@ -52,5 +53,5 @@ export async function appendJournal(
     }
     if (also && (rows.length === 0 || inserted > 0)) await also(trx);
     return stored;
-  });
+  }
 }

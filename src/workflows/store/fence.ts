@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
+import { IsolatedFailure } from './write-batcher.ts';
 
 /**
- * The lease fence, the first statement of every transaction in which a worker writes to a run:
+ * The lease fence, the first statement of every operation by which a worker writes to a run:
  *
  *   update aios_wf_runs set updated_at = $now where ns = $ns and id = $id and epoch = $epoch
  *
@@ -16,7 +17,8 @@ import { AiosError } from '../../core/index.ts';
  */
 export async function fence(trx: Kysely<any>, ns: string, runId: string, epoch: number, now: number): Promise<void> {
   const r = await trx.updateTable('aios_wf_runs').set({ updated_at: now }).where('ns', '=', ns).where('id', '=', runId).where('epoch', '=', epoch).executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) throw await leaseLost(trx, ns, runId, epoch);
+  // Nothing was written: the failure is this operation's alone, a shared transaction goes on.
+  if (Number(r.numUpdatedRows) === 0) throw new IsolatedFailure(await leaseLost(trx, ns, runId, epoch));
 }
 
 /** The error for a fenced write that changed nothing, saying what the run's epoch is now. */

@@ -27,6 +27,7 @@ import { sendSignal } from './send-signal.ts';
 import { retryRun } from './retry-run.ts';
 import { takeSignal } from './take-signal.ts';
 import { updateRun } from './update-run.ts';
+import { WriteBatcher } from './write-batcher.ts';
 
 export interface SqlRunStoreOptions {
   readonly database: Database;
@@ -34,6 +35,8 @@ export interface SqlRunStoreOptions {
   /** Largest input, result, error, state, output or signal payload, in bytes of UTF-8 JSON. Default 1 MiB. */
   readonly maxPayloadBytes?: number;
   readonly newId?: IdGenerator;
+  /** Transactions of fenced writes open at once on PostgreSQL (each holds a pooled connection). Default 4; SQLite always 1. */
+  readonly writeLanes?: number;
 }
 
 const STATUSES: readonly RunStatus[] = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled', 'terminated'];
@@ -52,6 +55,8 @@ export class SqlRunStore implements RunStore {
   readonly #clock: Clock;
   readonly #limit: number;
   readonly #newId: IdGenerator;
+  /** Journal appends, run updates and signal takes of all runs share commits. */
+  readonly #writes: WriteBatcher;
 
   constructor(opts: SqlRunStoreOptions) {
     this.#db = opts.database.db;
@@ -59,6 +64,7 @@ export class SqlRunStore implements RunStore {
     this.#clock = opts.clock ?? systemClock;
     this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#newId = opts.newId ?? uuidv7;
+    this.#writes = new WriteBatcher(this.#db, this.#flags.concurrentWriters ? (opts.writeLanes ?? 4) : 1);
   }
 
   async createRun(input: CreateRunInput): Promise<{ run: WorkflowRun; created: boolean }> {
@@ -162,7 +168,7 @@ export class SqlRunStore implements RunStore {
         created_at: now,
       };
     });
-    const stored = await this.#guard(() => appendJournal(this.#db, this.#flags, rows, { ns, runId, epoch, now }, opts.also));
+    const stored = await this.#guard(() => this.#writes.run(`${ns}\u0000${runId}`, (trx) => appendJournal(trx, this.#flags, rows, { ns, runId, epoch, now }, opts.also)));
     return stored.map(toEntry);
   }
 
@@ -180,7 +186,7 @@ export class SqlRunStore implements RunStore {
     if (patch.state !== undefined) set.state = encodePayload(patch.state, this.#limit, `the state of ${what}`);
     if (patch.wakeAt !== undefined && set.wake_at === undefined) set.wake_at = patch.wakeAt;
     if (patch.owner === null) set.owner = null;
-    const row = await this.#guard(() => updateRun(this.#db, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true));
+    const row = await this.#guard(() => this.#writes.run(`${ns}\u0000${runId}`, (trx) => updateRun(trx, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true)));
     return toRun(row);
   }
 
@@ -191,7 +197,7 @@ export class SqlRunStore implements RunStore {
   }
 
   async takeSignal(ns: string, runId: string, epoch: number, name: string, journalSeq: number): Promise<Signal | undefined> {
-    const row = await this.#guard(() => takeSignal(this.#db, this.#flags, { ns, runId, epoch, now: this.#clock.now() }, name, journalSeq));
+    const row = await this.#guard(() => this.#writes.run(`${ns}\u0000${runId}`, (trx) => takeSignal(trx, this.#flags, { ns, runId, epoch, now: this.#clock.now() }, name, journalSeq)));
     return row ? toSignal(row) : undefined;
   }
 

@@ -1,10 +1,11 @@
 import type { Expression, Kysely, SqlBool } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
 import { leaseLost } from './fence.ts';
+import { IsolatedFailure } from './write-batcher.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
 
 /**
- * A fenced update of a run: `update ... set <patch>, updated_at = now where ns, id, epoch
+ * A fenced update of a run, inside `trx` (the write batcher's transaction): `update ... set <patch>, updated_at = now where ns, id, epoch
  * returning *`; zero rows means the lease is lost.
  *
  * Releasing a waiting run (owner = null) races with `sendSignal`: a signal that arrived while
@@ -16,7 +17,7 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * sees any signal committed before; a signal committed after sees the released row and wakes it.
  */
 export async function updateRun(
-  db: Kysely<any>,
+  trx: Kysely<any>,
   flags: DialectFlags,
   fenced: { ns: string; runId: string; epoch: number; now: number },
   set: Record<string, unknown>,
@@ -25,7 +26,7 @@ export async function updateRun(
 ): Promise<RunRow> {
   const { ns, runId, epoch, now } = fenced;
   const releasing = set.owner === null;
-  const apply = async (trx: Kysely<any>): Promise<RunRow> => {
+  {
     const row = (await trx
       .updateTable('aios_wf_runs')
       .set({ ...set, updated_at: now })
@@ -34,7 +35,7 @@ export async function updateRun(
       .where('epoch', '=', epoch)
       .returning(runColumns(flags))
       .executeTakeFirst()) as RunRow | undefined;
-    if (!row) throw await leaseLost(trx, ns, runId, epoch);
+    if (!row) throw new IsolatedFailure(await leaseLost(trx, ns, runId, epoch));
     if (!releasing || row.status !== 'waiting' || (!wakeOnCancel && !wakeOnSignals.length)) return row;
     const woken = (await trx
       .updateTable('aios_wf_runs as r')
@@ -61,6 +62,5 @@ export async function updateRun(
       .returning(runColumns(flags))
       .executeTakeFirst()) as RunRow | undefined;
     return woken ?? row;
-  };
-  return releasing ? db.transaction().execute(apply) : apply(db);
+  }
 }

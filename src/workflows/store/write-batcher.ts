@@ -1,0 +1,113 @@
+import type { Kysely } from 'kysely';
+
+/**
+ * Thrown by a batched operation that failed before writing anything (a lost lease found by the
+ * fence): it fails that operation alone and the shared transaction goes on. Any other error
+ * aborts the shared transaction, and every operation in it is then retried in a transaction of
+ * its own, so one bad operation fails alone.
+ */
+export class IsolatedFailure extends Error {
+  override readonly cause: unknown;
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+    this.cause = cause;
+  }
+}
+
+interface Queued {
+  readonly op: (trx: Kysely<any>) => Promise<unknown>;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** Most operations committed in one transaction. */
+const MAX_BATCH = 256;
+
+class Lane {
+  queue: Queued[] = [];
+  flushing = false;
+}
+
+/**
+ * Group commit for the run store's fenced writes (journal appends, run updates, signal takes):
+ * operations that arrive while a transaction commits are queued and committed together in the
+ * next one, so many runs share one commit (one fsync on SQLite with synchronous=FULL, one WAL
+ * flush on PostgreSQL) instead of paying one each. An operation alone is committed at once;
+ * batches form only under load. Each caller still gets its own result or error.
+ *
+ * `lanes` transactions may be open at once (PostgreSQL: statements of different transactions
+ * run on different connections in parallel; SQLite has one writer, so one lane). A run's
+ * operations always take the same lane, in order, so two lanes never wait on each other's row
+ * locks (short of a zombie worker writing to a run it lost; the database then resolves it).
+ */
+export class WriteBatcher {
+  readonly #db: Kysely<any>;
+  readonly #lanes: Lane[];
+
+  constructor(db: Kysely<any>, lanes = 1) {
+    this.#db = db;
+    this.#lanes = Array.from({ length: Math.max(1, lanes) }, () => new Lane());
+  }
+
+  /** Runs `op` in a shared transaction of the lane of `key` (a run's ns and id). */
+  run<T>(key: string, op: (trx: Kysely<any>) => Promise<T>): Promise<T> {
+    const lane = this.#lanes.length === 1 ? this.#lanes[0] : this.#lanes[hash(key) % this.#lanes.length];
+    return new Promise<T>((resolve, reject) => {
+      lane.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (!lane.flushing) void this.#flush(lane);
+    });
+  }
+
+  async #flush(lane: Lane): Promise<void> {
+    lane.flushing = true;
+    try {
+      while (lane.queue.length) {
+        const batch = lane.queue.splice(0, MAX_BATCH);
+        if (batch.length === 1 || !(await this.#together(batch))) {
+          for (const q of batch) await this.#alone(q);
+        }
+      }
+    } finally {
+      lane.flushing = false;
+    }
+  }
+
+  /** One transaction for the batch; false when it failed as a whole (nothing was settled). */
+  async #together(batch: Queued[]): Promise<boolean> {
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      await this.#db.transaction().execute(async (trx) => {
+        for (const q of batch) {
+          try {
+            outcomes.push({ ok: true, value: await q.op(trx) });
+          } catch (e) {
+            if (!(e instanceof IsolatedFailure)) throw e;
+            outcomes.push({ ok: false, error: e.cause });
+          }
+        }
+      });
+    } catch {
+      return false;
+    }
+    batch.forEach((q, i) => {
+      const o = outcomes[i];
+      if (o.ok) q.resolve(o.value);
+      else q.reject(o.error);
+    });
+    return true;
+  }
+
+  async #alone(q: Queued): Promise<void> {
+    try {
+      q.resolve(await this.#db.transaction().execute((trx) => q.op(trx)));
+    } catch (e) {
+      q.reject(e instanceof IsolatedFailure ? e.cause : e);
+    }
+  }
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
