@@ -177,7 +177,40 @@ describe('child runs on the test kit (virtual clock, SQLite)', () => {
     expect(done?.output).toEqual({ doubled: 42 });
     const h = await env.engine.history(NS, run.id);
     expect(kinds(h)).toEqual(['child:child', 'wait:aios.child:p1:child:0', 'signal:aios.child:p1:child:0']);
-    expect(h[0].result).toEqual({ id: 'p1:child:0' });
+    expect(h[0].result).toEqual({ id: 'p1:child:0', wait: true });
+  });
+
+  it('passes a cancel or termination of the parent on to the children it awaits, not to those it started without waiting', async () => {
+    const compensated: string[] = [];
+    const kid = defineWorkflow('kid', { version: '1' }, async (ctx) => {
+      try {
+        await ctx.sleep(DAY);
+        return 'slept';
+      } catch (e) {
+        await ctx.step('undo', () => void compensated.push(ctx.runId));
+        throw e;
+      }
+    });
+    const parent = defineWorkflow('boss', { version: '1' }, async (ctx) => {
+      await ctx.startChild(kid, {}, { wait: false, id: `${ctx.runId}-free` });
+      return ctx.startChild(kid, {}, { id: `${ctx.runId}-awaited` });
+    });
+    env = await createTestWorkflowEnv({ workflows: [parent, kid] });
+    await env.engine.startRun(NS, 'boss', {}, { id: 'c1' });
+    await env.engine.startRun(NS, 'boss', {}, { id: 't1' });
+    await env.runUntilIdle();
+    await env.engine.cancel(NS, 'c1', { reason: 'asset sold', by: 'user:ana' });
+    await env.engine.terminate(NS, 't1', { reason: 'stuck', by: 'user:ops' });
+    await env.runUntilIdle();
+    expect((await env.engine.getRun(NS, 'c1'))?.status).toBe('cancelled');
+    expect(await env.engine.getRun(NS, 'c1-awaited')).toMatchObject({ status: 'cancelled', error: { name: 'CancelledError' } });
+    expect((await env.engine.getRun(NS, 'c1-awaited'))?.error?.message).toContain('parent run c1 was cancelled: asset sold');
+    expect(await env.engine.getRun(NS, 't1-awaited')).toMatchObject({ status: 'terminated' });
+    expect(compensated).toEqual(['c1-awaited']);
+    expect((await env.engine.getRun(NS, 'c1-free'))?.status).toBe('waiting');
+    expect((await env.engine.getRun(NS, 't1-free'))?.status).toBe('waiting');
+    await env.advance(DAY);
+    expect((await env.engine.getRun(NS, 'c1-free'))?.output).toBe('slept');
   });
 
   it('starts a child without waiting, and throws a ChildRunError for an awaited child that fails', async () => {

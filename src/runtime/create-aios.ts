@@ -8,6 +8,7 @@ import { createMetricsRegistry } from '../observability/index.ts';
 import { buildServer, type App } from '../server/index.ts';
 import { ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
 import { loadApp } from './load-app.ts';
+import { workflowRecorder } from './workflow-recorder.ts';
 
 export interface CreateAiosOptions {
   /** Options not given here come from the environment (AIOS_*), the config file, then defaults. */
@@ -100,7 +101,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     },
   });
   const runStore = new SqlRunStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
-  const workflows = new WorkflowEngine({ store: runStore, clock, logger, leaseMs: config.workflowLeaseMs, maxConcurrent: Math.max(1, config.workflowConcurrency) });
+  const workflows = new WorkflowEngine({ store: runStore, clock, logger, leaseMs: config.workflowLeaseMs, maxConcurrent: Math.max(1, config.workflowConcurrency), recorder: workflowRecorder(governance, database) });
   const schedules = new ScheduleStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
   const scheduler = new Scheduler({ database, engine: workflows, clock, logger });
   let ready = false;

@@ -100,7 +100,8 @@ export interface WorkflowContext {
    * name, to the highest registered version. With `wait` (the default) the parent waits, durably
    * (released like `waitForSignal`), for the child's end: its output comes back, or a
    * `ChildRunError` carrying the child's error is thrown. With `wait: false` it returns `{ id }`.
-   * A cancel of the parent is not passed on to its children.
+   * A cancel or termination of the parent is passed on to the children it awaits (they run
+   * their compensations, or end at once), not to those started with `wait: false`.
    *
    * @example
    * const report = await ctx.startChild(inspectAsset, { asset: 'T-7' });

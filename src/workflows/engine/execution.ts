@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { AiosError, isAiosError, type Clock, type Logger } from '../../core/index.ts';
 import type { JournalEntry, JournalEntryInput, RunError, RunPatch, RunStatus, RunStore, WorkflowRun } from '../store/run-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowDefinition, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
 import { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
+import type { RunRecorder } from './recorder.ts';
 import { Saga } from './saga.ts';
 
 /** The reserved signal `engine.cancel` stores the reason in, so that any process that observes the cancel can journal it. */
@@ -25,6 +27,7 @@ export interface ExecutionHost {
   readonly logger: Logger;
   /** Waits ending within this many ms stay in memory; longer ones release the run. */
   readonly holdMs: number;
+  readonly recorder?: RunRecorder;
   /** The engine is stopping: finish the current step, then let the run go. */
   draining(): boolean;
   busyChanged(): void;
@@ -222,7 +225,8 @@ export class Execution implements WorkflowContext {
         [entry] = await this.#append([{ seq, kind: 'child', name, status: 'error', error: { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), retryable: false } }]);
         throw new StepError(entry.error?.name ?? err.name, entry.error?.message ?? err.message, entry.error?.code);
       }
-      [entry] = await this.#append([{ seq, kind: 'child', name, status: 'ok', result: { id: created.id } }]);
+      // `wait` is kept so that a cancel or termination of this run reaches the children it awaits.
+      [entry] = await this.#append([{ seq, kind: 'child', name, status: 'ok', result: { id: created.id, wait } }]);
     }
     if (entry.status === 'error') throw new StepError(entry.error?.name ?? 'Error', entry.error?.message ?? 'the child run could not start', entry.error?.code);
     const childId = (entry.result as { id: string }).id;
@@ -451,7 +455,10 @@ export class Execution implements WorkflowContext {
   async #append(entries: JournalEntryInput[]): Promise<JournalEntry[]> {
     const all = [...this.#pending, ...entries];
     this.#pending = [];
-    const stored = await this.#write(() => this.#host.store.appendJournal(this.ns, this.runId, this.epoch, all));
+    const recorder = this.#host.recorder;
+    const steps = recorder ? all.filter((e) => e.kind === 'step') : [];
+    const opts = recorder && steps.length ? { also: (trx: Kysely<any>) => recorder.stepsCommitted(trx, this.run, steps) } : {};
+    const stored = await this.#write(() => this.#host.store.appendJournal(this.ns, this.runId, this.epoch, all, opts));
     return stored.slice(stored.length - entries.length);
   }
 

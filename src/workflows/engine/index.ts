@@ -6,6 +6,7 @@ export type { CancelInfo } from './errors.ts';
 export { Saga } from './saga.ts';
 export type { CompensationRunner, SagaStepOptions } from './saga.ts';
 export { compareVersions, MISSING_VERSION_BACKOFF_MS, WorkflowEngine } from './workflow-engine.ts';
-export type { CancelOptions, StartRunOptions, TerminateOptions, WorkflowEngineOptions } from './workflow-engine.ts';
+export type { CancelOptions, SignalOptions, StartRunOptions, TerminateOptions, WorkflowEngineOptions } from './workflow-engine.ts';
+export type { RunChange, RunRecorder } from './recorder.ts';
 export { childSignal } from './execution.ts';
 export type { ChildOutcome } from './execution.ts';

@@ -1,9 +1,10 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { AiosError, isAiosError, uuidv7, type Clock, type Logger } from '../../core/index.ts';
-import { isTerminal, type JournalEntry, type ListRunsOptions, type RunPage, type RunError, type RunPatch, type RunStore, type WorkflowRun } from '../store/run-store.ts';
+import { isTerminal, type ChangeOptions, type JournalEntry, type ListRunsOptions, type RunPage, type RunError, type RunPatch, type RunStore, type WorkflowRun } from '../store/run-store.ts';
 import type { WorkflowDefinition } from './define.ts';
 import { NonDeterminismError, type CancelInfo } from './errors.ts';
+import type { RunChange, RunRecorder } from './recorder.ts';
 import { CANCEL_SIGNAL, childSignal, Execution, toError, type ChildOutcome, type ExecutionHost } from './execution.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -22,6 +23,13 @@ export interface WorkflowEngineOptions {
   readonly holdMs?: number;
   /** Most runs held in memory at once. Default 100. */
   readonly maxConcurrent?: number;
+  /** Audit records and lineage nodes of what runs do; none when absent. */
+  readonly recorder?: RunRecorder;
+}
+
+export interface SignalOptions {
+  /** Who sent it, for the audit trail. Default 'system'. */
+  readonly by?: string;
 }
 
 export interface CancelOptions {
@@ -93,6 +101,7 @@ export class WorkflowEngine {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #maxConcurrent: number;
+  readonly #recorder?: RunRecorder;
   readonly #host: ExecutionHost;
   /** name -> version -> definition: every registered version is kept, runs execute the one they are pinned to. */
   readonly #defs = new Map<string, Map<string, DefEntry>>();
@@ -116,6 +125,7 @@ export class WorkflowEngine {
     this.#pollMs = opts.pollMs ?? 200;
     this.#maxConcurrent = opts.maxConcurrent ?? 100;
     const holdMs = opts.holdMs ?? 30_000;
+    this.#recorder = opts.recorder;
     this.#ajv = new Ajv({ strict: false, allErrors: true });
     addFormats(this.#ajv);
     this.#host = {
@@ -123,6 +133,7 @@ export class WorkflowEngine {
       clock: this.#clock,
       logger: this.#logger,
       holdMs,
+      ...(opts.recorder ? { recorder: opts.recorder } : {}),
       draining: () => this.#draining,
       busyChanged: () => this.#checkIdle(),
       detach: (exec) => {
@@ -194,8 +205,8 @@ export class WorkflowEngine {
    * @example
    * await engine.retry('plant-a', run.id);
    */
-  async retry(ns: string, id: string): Promise<WorkflowRun> {
-    const { run, fromSeq } = await this.#store.retry(ns, id);
+  async retry(ns: string, id: string, opts: SignalOptions = {}): Promise<WorkflowRun> {
+    const { run, fromSeq } = await this.#store.retry(ns, id, this.#changed(() => ({ kind: 'retried', by: opts.by ?? 'system' })));
     this.#logger.info({ ns, runId: id, fromSeq }, 'workflow run retried');
     this.#wake();
     return run;
@@ -221,9 +232,26 @@ export class WorkflowEngine {
       createdBy: opts.createdBy ?? 'system',
       ...(opts.lineageId ? { lineageId: opts.lineageId } : {}),
       ...(parent ? { parent: { ns: parent.ns, id: parent.id }, lineageId: parent.lineageId } : {}),
-    });
+    }, this.#changed((run) => ({ kind: 'started', by: run.createdBy, detail: { version: run.version } })));
     this.#wake();
     return created;
+  }
+
+  /** Ids of the unfinished children a run started and awaits, from its journal. */
+  async #awaitedChildren(run: WorkflowRun): Promise<string[]> {
+    const ids = (await this.#store.journal(run.ns, run.id)).filter((e) => e.kind === 'child' && e.status === 'ok' && (e.result as { wait?: boolean }).wait !== false).map((e) => (e.result as { id: string }).id);
+    const open: string[] = [];
+    for (const id of ids) {
+      const child = await this.#store.getRun(run.ns, id);
+      if (child && !isTerminal(child.status)) open.push(id);
+    }
+    return open;
+  }
+
+  /** The store option that records an outside change in its own transaction (nothing without a recorder). */
+  #changed(change: (run: WorkflowRun) => RunChange): ChangeOptions {
+    const recorder = this.#recorder;
+    return recorder ? { also: (trx, run) => recorder.runChanged(trx, run, change(run)) } : {};
   }
 
   getRun(ns: string, id: string): Promise<WorkflowRun | undefined> {
@@ -241,8 +269,10 @@ export class WorkflowEngine {
   }
 
   /** Stores a signal; a wait for it in this process wakes at once, a released run is woken by the store. */
-  async signal(ns: string, id: string, name: string, payload?: unknown): Promise<{ seq: number }> {
-    const r = await this.#store.signal(ns, id, name, payload);
+  async signal(ns: string, id: string, name: string, payload?: unknown, opts: SignalOptions = {}): Promise<{ seq: number }> {
+    // The engine's own signals (a child's end) are journaled by the run that takes them, not audited.
+    const audited = name.startsWith('aios.') ? {} : this.#changed(() => ({ kind: 'signalled', by: opts.by ?? 'system', detail: { signal: name } }));
+    const r = await this.#store.signal(ns, id, name, payload, audited);
     this.#active.get(key(ns, id))?.notify(name);
     this.#wake();
     return r;
@@ -266,9 +296,12 @@ export class WorkflowEngine {
     } catch (e) {
       if (!isAiosError(e, 'AIOS_CONFLICT')) throw e; // a finished run takes no signal: requestCancel returns it as it is
     }
-    const run = await this.#store.requestCancel(ns, id);
+    const run = await this.#store.requestCancel(ns, id, this.#changed(() => ({ kind: 'cancel_requested', by: opts.by ?? 'system', ...(opts.reason ? { detail: { reason: opts.reason } } : {}) })));
     this.#active.get(key(ns, id))?.requestCancel(info);
     this.#wake();
+    if (!isTerminal(run.status)) {
+      for (const child of await this.#awaitedChildren(run)) await this.cancel(ns, child, { reason: `parent run ${id} was cancelled${opts.reason ? `: ${opts.reason}` : ''}`, by: opts.by ?? 'system' });
+    }
     return run;
   }
 
@@ -283,9 +316,12 @@ export class WorkflowEngine {
   async terminate(ns: string, id: string, opts: TerminateOptions = {}): Promise<WorkflowRun> {
     const message = `workflow run ${ns}/${id} was terminated${opts.by ? ` by ${opts.by}` : ''}${opts.reason ? `: ${opts.reason}` : ''}`;
     const before = await this.#store.getRun(ns, id);
-    const run = await this.#store.terminate(ns, id, { name: 'TerminatedError', message });
+    const run = await this.#store.terminate(ns, id, { name: 'TerminatedError', message }, this.#changed(() => ({ kind: 'terminated', by: opts.by ?? 'system', ...(opts.reason ? { detail: { reason: opts.reason } } : {}) })));
     this.#active.get(key(ns, id))?.abandon();
-    if (before && !isTerminal(before.status) && run.status === 'terminated') await this.#notifyParent(run, { status: 'terminated', ...(run.error ? { error: run.error } : {}) });
+    if (before && !isTerminal(before.status) && run.status === 'terminated') {
+      await this.#notifyParent(run, { status: 'terminated', ...(run.error ? { error: run.error } : {}) });
+      for (const child of await this.#awaitedChildren(run)) await this.terminate(ns, child, { reason: `parent run ${id} was terminated${opts.reason ? `: ${opts.reason}` : ''}`, by: opts.by ?? 'system' });
+    }
     return run;
   }
 
@@ -459,7 +495,9 @@ export class WorkflowEngine {
         return;
       }
     }
-    await this.#store.update(ns, runId, epoch, patch);
+    const recorder = this.#recorder;
+    const end = { status: patch.status, ...(patch.error ? { error: patch.error } : {}) };
+    await this.#store.update(ns, runId, epoch, patch, recorder ? { also: (trx) => recorder.runEnded(trx, run, end) } : {});
   }
 
   /** Sends a child's end to its parent as the `aios.child:<id>` signal; a finished or missing parent is skipped. */

@@ -9,7 +9,14 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * sees `created: true`. The insert is tried first because a new id is the common case: one round
  * trip, where select-then-insert would need two and still have to handle the race.
  */
-export async function createRun(db: Kysely<any>, flags: DialectFlags, row: RunRow): Promise<{ row: RunRow; created: boolean }> {
+export async function createRun(db: Kysely<any>, flags: DialectFlags, row: RunRow, also?: (trx: Kysely<any>, row: RunRow) => Promise<void>): Promise<{ row: RunRow; created: boolean }> {
+  if (also) {
+    return db.transaction().execute(async (trx) => {
+      const r = await createRun(trx, flags, row);
+      if (r.created) await also(trx, r.row);
+      return r;
+    });
+  }
   const inserted = (await db
     .insertInto('aios_wf_runs')
     .values(row)

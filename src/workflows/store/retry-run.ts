@@ -11,7 +11,14 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * non-determinism, an error thrown by workflow code) keeps its whole journal and replays it: the
  * retry is for after a deploy that fixed the cause. Returns the run as it is now.
  */
-export async function retryRun(db: Kysely<any>, flags: DialectFlags, ns: string, runId: string, now: number): Promise<{ row: RunRow; fromSeq: number | null }> {
+export async function retryRun(
+  db: Kysely<any>,
+  flags: DialectFlags,
+  ns: string,
+  runId: string,
+  now: number,
+  also?: (trx: Kysely<any>, row: RunRow) => Promise<void>,
+): Promise<{ row: RunRow; fromSeq: number | null }> {
   return db.transaction().execute(async (trx) => {
     const run = (await trx
       .updateTable('aios_wf_runs')
@@ -44,6 +51,7 @@ export async function retryRun(db: Kysely<any>, flags: DialectFlags, ns: string,
       .where('id', '=', runId)
       .returning(runColumns(flags))
       .executeTakeFirstOrThrow()) as RunRow;
+    if (also) await also(trx, row);
     return { row, fromSeq };
   });
 }

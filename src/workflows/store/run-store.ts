@@ -88,6 +88,11 @@ export interface JournalEntry extends JournalEntryInput {
   readonly createdAt: number;
 }
 
+/** For an outside change to a run: `also(trx, run)` runs inside its transaction, with the run as changed. */
+export interface ChangeOptions {
+  readonly also?: (trx: Kysely<any>, run: WorkflowRun) => Promise<void>;
+}
+
 export interface AppendJournalOptions {
   /**
    * Runs inside the append's transaction, after the fence check and the insert: a step's events,
@@ -160,8 +165,12 @@ export interface RunPage {
  * await store.update(claimed.ns, claimed.id, claimed.epoch, { status: 'completed', output: 42 });
  */
 export interface RunStore {
-  /** Idempotent by (ns, id): an existing id returns the stored run with `created: false`. */
-  createRun(input: CreateRunInput): Promise<{ run: WorkflowRun; created: boolean }>;
+  /**
+   * Idempotent by (ns, id): an existing id returns the stored run with `created: false`.
+   * `opts.also` (here and on every outside change below) runs in the change's transaction, and
+   * only when something changed: not for an existing id, nor for a finished run left as it is.
+   */
+  createRun(input: CreateRunInput, opts?: ChangeOptions): Promise<{ run: WorkflowRun; created: boolean }>;
   getRun(ns: string, id: string): Promise<WorkflowRun | undefined>;
   listRuns(ns: string, opts: ListRunsOptions): Promise<RunPage>;
   /**
@@ -177,18 +186,19 @@ export interface RunStore {
   journal(ns: string, runId: string): Promise<JournalEntry[]>;
   /** Records entries, keeping what is already stored at a seq; returns the entries as stored. */
   appendJournal(ns: string, runId: string, epoch: number, entries: readonly JournalEntryInput[], opts?: AppendJournalOptions): Promise<JournalEntry[]>;
-  update(ns: string, runId: string, epoch: number, patch: RunPatch): Promise<WorkflowRun>;
+  /** `opts.also` runs inside the update's transaction, after it (as in `appendJournal`). */
+  update(ns: string, runId: string, epoch: number, patch: RunPatch, opts?: AppendJournalOptions): Promise<WorkflowRun>;
   /** Stores a signal for the run, whether or not a wait is active, and wakes a released waiting run. */
-  signal(ns: string, runId: string, name: string, payload?: unknown): Promise<{ seq: number }>;
+  signal(ns: string, runId: string, name: string, payload?: unknown, opts?: ChangeOptions): Promise<{ seq: number }>;
   /** The earliest unconsumed signal of that name, marked as taken by the wait at `journalSeq`. */
   takeSignal(ns: string, runId: string, epoch: number, name: string, journalSeq: number): Promise<Signal | undefined>;
-  requestCancel(ns: string, runId: string): Promise<WorkflowRun>;
+  requestCancel(ns: string, runId: string, opts?: ChangeOptions): Promise<WorkflowRun>;
   /**
    * Ends an unfinished run at once, whoever holds it: status 'terminated', `error` recorded, the
    * owner cleared and the epoch bumped, so the holder's next fenced write fails with
    * AIOS_WF_LEASE_LOST. A finished run is returned as it is. Not fenced: an operator's action.
    */
-  terminate(ns: string, runId: string, error: RunError): Promise<WorkflowRun>;
+  terminate(ns: string, runId: string, error: RunError, opts?: ChangeOptions): Promise<WorkflowRun>;
   /**
    * Makes a failed run runnable again from its last failed step (or child start): that entry and
    * any after it leave the journal, signals their waits took are handed back, and the run is
@@ -196,5 +206,5 @@ export interface RunStore {
    * and is replayed. `fromSeq` is the position execution resumes at (null: the journal was kept).
    * AIOS_CONFLICT unless the run is 'failed'. Not fenced: an operator's action.
    */
-  retry(ns: string, runId: string): Promise<{ run: WorkflowRun; fromSeq: number | null }>;
+  retry(ns: string, runId: string, opts?: ChangeOptions): Promise<{ run: WorkflowRun; fromSeq: number | null }>;
 }

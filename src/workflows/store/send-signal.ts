@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import { runColumns, type RunRow } from './run-rows.ts';
 import { isTerminal, type RunStatus } from './run-store.ts';
 
 /**
@@ -18,6 +19,7 @@ export async function sendSignal(
   flags: DialectFlags,
   signal: { ns: string; runId: string; name: string; payload: string | null },
   now: number,
+  also?: (trx: Kysely<any>, row: RunRow) => Promise<void>,
 ): Promise<{ seq: number }> {
   const { ns, runId } = signal;
   return db.transaction().execute(async (trx) => {
@@ -35,6 +37,7 @@ export async function sendSignal(
     if (run.status === 'waiting' && run.owner === null) {
       await trx.updateTable('aios_wf_runs').set({ wake_at: now }).where('ns', '=', ns).where('id', '=', runId).execute();
     }
+    if (also) await also(trx, (await trx.selectFrom('aios_wf_runs').select(runColumns(flags)).where('ns', '=', ns).where('id', '=', runId).executeTakeFirstOrThrow()) as RunRow);
     return { seq };
   });
 }

@@ -10,6 +10,7 @@ import { journalColumns, runColumns, toEntry, toRun, toSignal, type JournalRow, 
 import {
   isTerminal,
   type AppendJournalOptions,
+  type ChangeOptions,
   type ClaimOptions,
   type CreateRunInput,
   type JournalEntry,
@@ -67,7 +68,7 @@ export class SqlRunStore implements RunStore {
     this.#writes = new WriteBatcher(this.#db, this.#flags.concurrentWriters ? (opts.writeLanes ?? 4) : 1);
   }
 
-  async createRun(input: CreateRunInput): Promise<{ run: WorkflowRun; created: boolean }> {
+  async createRun(input: CreateRunInput, opts: ChangeOptions = {}): Promise<{ run: WorkflowRun; created: boolean }> {
     for (const field of ['ns', 'name', 'version', 'createdBy'] as const) requireText(input[field], field);
     if (input.id !== undefined) requireText(input.id, 'id');
     const id = input.id ?? this.#newId();
@@ -94,7 +95,7 @@ export class SqlRunStore implements RunStore {
       epoch: 0,
       cancel_requested: 0,
     };
-    const r = await this.#guard(() => createRun(this.#db, this.#flags, row));
+    const r = await this.#guard(() => createRun(this.#db, this.#flags, row, withRun(opts)));
     return { run: toRun(r.row), created: r.created };
   }
 
@@ -172,7 +173,7 @@ export class SqlRunStore implements RunStore {
     return stored.map(toEntry);
   }
 
-  async update(ns: string, runId: string, epoch: number, patch: RunPatch): Promise<WorkflowRun> {
+  async update(ns: string, runId: string, epoch: number, patch: RunPatch, opts: AppendJournalOptions = {}): Promise<WorkflowRun> {
     const now = this.#clock.now();
     const what = `workflow run ${ns}/${runId}`;
     const set: Record<string, unknown> = {};
@@ -186,14 +187,14 @@ export class SqlRunStore implements RunStore {
     if (patch.state !== undefined) set.state = encodePayload(patch.state, this.#limit, `the state of ${what}`);
     if (patch.wakeAt !== undefined && set.wake_at === undefined) set.wake_at = patch.wakeAt;
     if (patch.owner === null) set.owner = null;
-    const row = await this.#guard(() => this.#writes.run(`${ns}\u0000${runId}`, (trx) => updateRun(trx, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true)));
+    const row = await this.#guard(() => this.#writes.run(`${ns}\u0000${runId}`, (trx) => updateRun(trx, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true, opts.also)));
     return toRun(row);
   }
 
-  async signal(ns: string, runId: string, name: string, payload?: unknown): Promise<{ seq: number }> {
+  async signal(ns: string, runId: string, name: string, payload?: unknown, opts: ChangeOptions = {}): Promise<{ seq: number }> {
     requireText(name, 'name');
     const text = encodePayload(payload, this.#limit, `the payload of signal "${name}" to workflow run ${ns}/${runId}`);
-    return this.#guard(() => sendSignal(this.#db, this.#flags, { ns, runId, name, payload: text }, this.#clock.now()));
+    return this.#guard(() => sendSignal(this.#db, this.#flags, { ns, runId, name, payload: text }, this.#clock.now(), withRun(opts)));
   }
 
   async takeSignal(ns: string, runId: string, epoch: number, name: string, journalSeq: number): Promise<Signal | undefined> {
@@ -201,37 +202,40 @@ export class SqlRunStore implements RunStore {
     return row ? toSignal(row) : undefined;
   }
 
-  async requestCancel(ns: string, runId: string): Promise<WorkflowRun> {
+  async requestCancel(ns: string, runId: string, opts: ChangeOptions = {}): Promise<WorkflowRun> {
     const now = this.#clock.now();
     // A released waiting run is woken to act on it.
-    return this.#updateUnfinished(ns, runId, { cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` });
+    return this.#updateUnfinished(ns, runId, { cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` }, opts);
   }
 
-  async terminate(ns: string, runId: string, error: RunError): Promise<WorkflowRun> {
+  async terminate(ns: string, runId: string, error: RunError, opts: ChangeOptions = {}): Promise<WorkflowRun> {
     const now = this.#clock.now();
     const text = encodePayload(error, this.#limit, `the error of workflow run ${ns}/${runId}`);
     // The epoch bump fences out the holder, if any.
-    return this.#updateUnfinished(ns, runId, { status: 'terminated', error: text, owner: null, wake_at: null, completed_at: now, updated_at: now, cancel_requested: 1, epoch: sql`epoch + 1` });
+    return this.#updateUnfinished(ns, runId, { status: 'terminated', error: text, owner: null, wake_at: null, completed_at: now, updated_at: now, cancel_requested: 1, epoch: sql`epoch + 1` }, opts);
   }
 
-  async retry(ns: string, runId: string): Promise<{ run: WorkflowRun; fromSeq: number | null }> {
-    const { row, fromSeq } = await this.#guard(() => retryRun(this.#db, this.#flags, ns, runId, this.#clock.now()));
+  async retry(ns: string, runId: string, opts: ChangeOptions = {}): Promise<{ run: WorkflowRun; fromSeq: number | null }> {
+    const { row, fromSeq } = await this.#guard(() => retryRun(this.#db, this.#flags, ns, runId, this.#clock.now(), withRun(opts)));
     return { run: toRun(row), fromSeq };
   }
 
   /** One unfenced statement on a run that has not finished; a finished run is returned as it is. */
-  async #updateUnfinished(ns: string, runId: string, set: Record<string, unknown>): Promise<WorkflowRun> {
-    const row = await this.#guard(() =>
-      this.#db
+  async #updateUnfinished(ns: string, runId: string, set: Record<string, unknown>, opts: ChangeOptions): Promise<WorkflowRun> {
+    const apply = async (db: Kysely<any>) => {
+      const changed = (await db
         .updateTable('aios_wf_runs')
         .set(set)
         .where('ns', '=', ns)
         .where('id', '=', runId)
         .where('status', 'in', ['pending', 'running', 'waiting'])
         .returning(runColumns(this.#flags))
-        .executeTakeFirst(),
-    );
-    return row ? toRun(row as RunRow) : this.#existing(ns, runId);
+        .executeTakeFirst()) as RunRow | undefined;
+      if (changed && opts.also) await opts.also(db, toRun(changed));
+      return changed;
+    };
+    const row = await this.#guard(() => (opts.also ? this.#db.transaction().execute(apply) : apply(this.#db)));
+    return row ? toRun(row) : this.#existing(ns, runId);
   }
 
   /** The run as stored, for an update that matched no unfinished run; AIOS_NOT_FOUND when there is none. */
@@ -248,6 +252,12 @@ export class SqlRunStore implements RunStore {
       throw translateDbError(e);
     }
   }
+}
+
+/** A ChangeOptions `also` as the row-level helpers take it. */
+function withRun(opts: ChangeOptions): ((trx: Kysely<any>, row: RunRow) => Promise<void>) | undefined {
+  const also = opts.also;
+  return also ? (trx, row) => also(trx, toRun(row)) : undefined;
 }
 
 function requireText(value: unknown, field: string): void {

@@ -23,6 +23,20 @@ export async function updateRun(
   set: Record<string, unknown>,
   wakeOnSignals: readonly string[],
   wakeOnCancel = true,
+  also?: (trx: Kysely<any>) => Promise<void>,
+): Promise<RunRow> {
+  const row = await update(trx, flags, fenced, set, wakeOnSignals, wakeOnCancel);
+  if (also) await also(trx);
+  return row;
+}
+
+async function update(
+  trx: Kysely<any>,
+  flags: DialectFlags,
+  fenced: { ns: string; runId: string; epoch: number; now: number },
+  set: Record<string, unknown>,
+  wakeOnSignals: readonly string[],
+  wakeOnCancel: boolean,
 ): Promise<RunRow> {
   const { ns, runId, epoch, now } = fenced;
   const releasing = set.owner === null;
