@@ -1,0 +1,59 @@
+import type { Kysely } from 'kysely';
+import type { DialectFlags } from '../../storage/index.ts';
+import { lockRun } from '../store/send-signal.ts';
+import { isTerminal, type RunStatus } from '../store/run-store.ts';
+
+/** The reserved signal that resumes the wait at journal position `seq`. */
+export function eventSignalName(seq: number): string {
+  return `aios.event:${seq}`;
+}
+
+/**
+ * Delivers a matched event to its wait, once, in one transaction:
+ *   1. lock the run row (as sendSignal does; the engine takes it first too, so no lock cycle);
+ *   2. delete the wait row: zero rows means another matcher delivered it, or the engine
+ *      cancelled it, since we read it, so nothing more is written;
+ *   3. if the run still takes signals, store `aios.event:<seq>` with the event as payload and
+ *      wake the run if it is released and waiting (insertLockedSignal).
+ * Several matchers on one PostgreSQL database race only at step 2, and exactly one wins.
+ * A crash before the commit leaves the row, so the next tick delivers again: exactly once.
+ */
+export async function deliverEvent(
+  db: Kysely<any>,
+  flags: DialectFlags,
+  wait: { ns: string; runId: string; seq: number },
+  payload: string,
+  now: number,
+): Promise<boolean> {
+  const { ns, runId, seq } = wait;
+  return db.transaction().execute(async (trx) => {
+    const run = await lockRun(trx, flags, ns, runId);
+    const deleted = await trx.deleteFrom('aios_wf_event_waits').where('ns', '=', ns).where('run_id', '=', runId).where('seq', '=', seq).executeTakeFirst();
+    if (Number(deleted.numDeletedRows) === 0) return false;
+    if (!run || isTerminal(run.status as RunStatus)) return false;
+    await insertLockedSignal(trx, { ns, runId, name: eventSignalName(seq), payload }, run, now);
+    return true;
+  });
+}
+
+/**
+ * The body of sendSignal (src/workflows/store/send-signal.ts) after its lock and checks, for a
+ * caller that already holds the run's lock in its own transaction (sendSignal opens one of its
+ * own, and Kysely cannot nest them): number the signal max(seq) + 1, insert it, and set wake_at
+ * when the run is waiting with no owner. Keep the two in step.
+ */
+export async function insertLockedSignal(
+  trx: Kysely<any>,
+  signal: { ns: string; runId: string; name: string; payload: string | null },
+  run: { status: string; owner: string | null },
+  now: number,
+): Promise<{ seq: number }> {
+  const { ns, runId } = signal;
+  const last = await trx.selectFrom('aios_wf_signals').select((eb) => eb.fn.max('seq').as('seq')).where('ns', '=', ns).where('run_id', '=', runId).executeTakeFirst();
+  const seq = Number(last?.seq ?? 0) + 1;
+  await trx.insertInto('aios_wf_signals').values({ ns, run_id: runId, seq, name: signal.name, payload: signal.payload, created_at: now, consumed_by: null }).execute();
+  if (run.status === 'waiting' && run.owner === null) {
+    await trx.updateTable('aios_wf_runs').set({ wake_at: now }).where('ns', '=', ns).where('id', '=', runId).execute();
+  }
+  return { seq };
+}
