@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeInventory } from '../src/server/index.ts';
+import { defineWorkflow } from '../src/workflows/index.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
 
 let t: TestAios;
@@ -23,8 +24,15 @@ beforeAll(async () => {
   await inB('POST', '/api/v1/topics/only-b/groups/g/fetch', { max: 1 });
   expect((await inB('PUT', '/api/v1/secrets/sec-b', { value: 'b-secret-value' })).statusCode).toBe(200);
   keyIdB = (await inB('POST', '/api/v1/keys', { name: 'b service', roles: ['service'] })).json().info.id;
+  // Workflows are registered per process, not per namespace: the name says nothing about B.
+  t.aios.register(defineWorkflow('isolation-check', { version: '1' }, async (ctx) => ctx.waitForSignal('done')));
+  expect((await inB('POST', '/api/v1/workflows', { name: 'isolation-check', id: 'only-b-run' })).statusCode).toBe(201);
+  expect((await inB('POST', '/api/v1/workflows/only-b-run/signals/only-b-signal', { from: 'plant-b' })).statusCode).toBe(202);
+  expect((await inB('POST', '/api/v1/schedules', { id: 'only-b-schedule', workflow: 'isolation-check', cron: '@yearly' })).statusCode).toBe(201);
   // Namespace A has a topic too, so that its lists are not trivially empty.
   expect((await t.aios.http.inject({ method: 'POST', url: '/api/v1/topics', payload: { name: 'only-a' }, headers: as(keyA) })).statusCode).toBe(201);
+  expect((await t.aios.http.inject({ method: 'POST', url: '/api/v1/workflows', payload: { name: 'isolation-check', id: 'only-a-run' }, headers: as(keyA) })).statusCode).toBe(201);
+  expect((await t.aios.http.inject({ method: 'POST', url: '/api/v1/schedules', payload: { id: 'only-a-schedule', workflow: 'isolation-check', cron: '@yearly' }, headers: as(keyA) })).statusCode).toBe(201);
 });
 afterAll(() => t.cleanup());
 
@@ -62,6 +70,12 @@ function checks(): Record<string, Check> {
     '/api/v1/secrets/:name': { path: '/api/v1/secrets/sec-b', expect: 'not-found' },
     '/api/v1/lineage/:id': { path: `/api/v1/lineage/${lineageB}`, expect: 'not-found' },
     '/api/v1/lineage/:id/openlineage': { path: `/api/v1/lineage/${lineageB}/openlineage`, expect: 'not-found' },
+    '/api/v1/workflows': { path: '/api/v1/workflows?limit=1000', expect: { listExcludes: ownOnly } },
+    '/api/v1/workflows/definitions': { path: '/api/v1/workflows/definitions', expect: { listExcludes: excludesB } },
+    '/api/v1/workflows/:id': { path: '/api/v1/workflows/only-b-run', expect: 'not-found' },
+    '/api/v1/workflows/:id/history': { path: '/api/v1/workflows/only-b-run/history', expect: 'not-found' },
+    '/api/v1/schedules': { path: '/api/v1/schedules?limit=1000', expect: { listExcludes: ownOnly } },
+    '/api/v1/schedules/:id': { path: '/api/v1/schedules/only-b-schedule', expect: 'not-found' },
     '/api/v1/audit': { path: '/api/v1/audit?limit=10000', expect: { listExcludes: ownOnly } },
     '/api/v1/audit/export': { path: '/api/v1/audit/export', expect: { listExcludes: ownOnly } },
     // Global resources: only principals of namespace "*" may read them.
@@ -109,6 +123,10 @@ describe('namespace isolation on every list and get route', () => {
     expect((await get('/api/v1/secrets')).body).toContain('sec-b');
     expect((await get('/api/v1/audit?limit=1000')).body).toContain('only-b');
     expect((await get('/api/v1/topics')).body).not.toContain('only-a');
+    expect((await get('/api/v1/workflows/only-b-run')).json()).toMatchObject({ namespace: 'plant-b', status: expect.stringMatching(/pending|running|waiting/) });
+    expect((await get('/api/v1/workflows/only-b-run/history')).statusCode).toBe(200);
+    expect((await get('/api/v1/schedules')).body).toContain('only-b-schedule');
+    expect((await get('/api/v1/workflows?limit=1000')).body).not.toContain('only-a');
   });
 
   it('a namespaced principal cannot pick another namespace with the header, nor write into it', async () => {

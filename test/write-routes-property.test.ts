@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { routeInventory } from '../src/server/index.ts';
+import { defineWorkflow } from '../src/workflows/index.ts';
 import { startTestAios } from './support/runtime.ts';
 
 /*
@@ -24,7 +25,9 @@ const BODY_LIMIT = 256 * 1024;
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-const t = await startTestAios({ bodyLimitBytes: BODY_LIMIT, rateLimitPrincipal: 0, rateLimitNamespace: 0 });
+// No background work: no worker executes runs (nor heartbeats) and no scheduler fires, so every
+// change between two snapshots comes from the request under test.
+const t = await startTestAios({ bodyLimitBytes: BODY_LIMIT, rateLimitPrincipal: 0, rateLimitNamespace: 0, workflowConcurrency: 0, scheduler: 0 });
 afterAll(() => t.cleanup());
 
 const sqlite = t.aios.database.sqlite;
@@ -41,6 +44,14 @@ const SEED_TOPIC = {
 };
 const SEED_SECRET = 'db-password';
 const SEED_GROUP = 'line-1';
+const SEED_WORKFLOW = defineWorkflow('machine-check', { version: '1', input: { type: 'object', required: ['machineId'], properties: { machineId: { type: 'string' } } } }, async (ctx, input: { machineId: string }) => {
+  await ctx.waitForSignal('approved');
+  return input.machineId;
+});
+t.aios.register(SEED_WORKFLOW);
+/** Never executed here (no worker): the run stays pending until a request cancels or terminates it. */
+const SEED_RUN = 'seed-run';
+const SEED_SCHEDULE = 'seed-schedule';
 
 async function admin(opts: InjectOptions): Promise<LightMyRequestResponse> {
   const r = await t.api(opts);
@@ -73,6 +84,8 @@ async function reseed(): Promise<void> {
   }
   const secret = await t.aios.governance.secrets.get(NS, SEED_SECRET).catch(() => undefined);
   if (!secret) await admin({ method: 'PUT', url: `/api/v1/secrets/${SEED_SECRET}`, payload: { value: 'hunter2' } });
+  if (!(await t.aios.workflows.getRun(NS, SEED_RUN))) await t.aios.workflows.submit(NS, SEED_WORKFLOW.name, { machineId: 'm1' }, { id: SEED_RUN });
+  if (!(await t.aios.schedules.get(NS, SEED_SCHEDULE))) await t.aios.schedules.create(NS, { id: SEED_SCHEDULE, workflow: SEED_WORKFLOW.name, cron: '@daily', createdBy: 'user:property-test' });
   if ((await t.aios.governance.policies.current()).hash !== originalPolicy.hash) await t.aios.governance.policies.put(originalPolicy.text, { comment: 'restored by the property test' });
 }
 await reseed();
@@ -81,8 +94,8 @@ await reseed();
 const PARAM_SAMPLES: Record<string, string[]> = {
   topic: [SEED_TOPIC.name, 'no-such-topic'],
   group: [SEED_GROUP, 'other-group'],
-  id: [victim.id, revoked.id, 'aios_abcdefghijkm'],
-  name: [SEED_SECRET, 'no-such-secret'],
+  id: [victim.id, revoked.id, 'aios_abcdefghijkm', SEED_RUN, SEED_SCHEDULE],
+  name: [SEED_SECRET, 'no-such-secret', 'approved'],
 };
 // Never revoke the key the test itself uses.
 if (PARAM_SAMPLES.id.includes(adminKeyId)) throw new Error('the admin key id must not be a sample');
@@ -164,6 +177,15 @@ const FIELD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   text: fc.oneof(fc.constant(originalPolicy.text), fc.constantFrom('permit(', 'forbid(principal, action, resource) when { 1 };', '@id("x") permit(principal, action == Action::"nope", resource);'), asciiString(200)),
 };
 
+/** Valid values mixed into a field's draws, where a field must name something that exists to get far. */
+const FIELD_SAMPLES: Record<string, unknown[]> = {
+  name: [SEED_WORKFLOW.name],
+  workflow: [SEED_WORKFLOW.name],
+  input: [{ machineId: 'm1' }],
+  cron: ['*/5 * * * *', '@daily'],
+  timezone: ['Europe/Berlin'],
+};
+
 /** A value that matches the schema (as far as a random draw goes). */
 function fitting(s: JsonSchema, depth = 0): fc.Arbitrary<unknown> {
   if (s.enum) return fc.constantFrom(...s.enum);
@@ -193,7 +215,8 @@ function fitting(s: JsonSchema, depth = 0): fc.Arbitrary<unknown> {
 function shaped(s: JsonSchema, depth = 0): fc.Arbitrary<Record<string, unknown>> {
   const fields: Record<string, fc.Arbitrary<unknown>> = {};
   for (const [name, sub] of Object.entries(s.properties ?? {})) {
-    fields[name] = FIELD_VALUES[name] ?? fc.oneof({ weight: 3, arbitrary: fitting(sub, depth) }, { weight: 1, arbitrary: wrongValue });
+    const samples = FIELD_SAMPLES[name] ? [{ weight: 2, arbitrary: fc.constantFrom(...FIELD_SAMPLES[name]) }] : [];
+    fields[name] = FIELD_VALUES[name] ?? fc.oneof({ weight: 3, arbitrary: fitting(sub, depth) }, { weight: 1, arbitrary: wrongValue }, ...samples);
   }
   return fc
     .tuple(fc.record(fields, { requiredKeys: [] }), fc.option(fc.tuple(fc.constantFrom('extra', '__proto__', 'constructor', ''), wrongValue), { freq: 4 }))

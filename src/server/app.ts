@@ -20,6 +20,8 @@ import { policyRoutes } from './routes/policies.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { lineageRoutes } from './routes/lineage.ts';
 import { secretRoutes } from './routes/secrets.ts';
+import { workflowRoutes } from './routes/workflows.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 
 export interface ServerDeps {
   readonly events: EventLog;
@@ -115,6 +117,8 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
         { name: 'audit', description: 'The tamper-evident audit trail: query, export, verify' },
         { name: 'lineage', description: 'Where a result came from and what it led to; OpenLineage export' },
         { name: 'secrets', description: 'Encrypted secrets: values never listed, every read audited' },
+        { name: 'workflows', description: 'Durable workflow runs: start, signal, cancel, retry, read state and history' },
+        { name: 'schedules', description: 'Cron schedules that start workflow runs' },
         { name: 'system', description: 'Health, readiness and metrics' },
       ],
     },
@@ -131,5 +135,7 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   await app.register(auditRoutes(deps), { prefix: API_PREFIX });
   await app.register(lineageRoutes(deps), { prefix: API_PREFIX });
   await app.register(secretRoutes(deps), { prefix: API_PREFIX });
+  await app.register(workflowRoutes(deps), { prefix: API_PREFIX });
+  await app.register(scheduleRoutes(deps), { prefix: API_PREFIX });
   return app;
 }
