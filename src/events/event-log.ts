@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../core/index.ts';
 import type { Database } from '../storage/index.ts';
@@ -5,7 +6,7 @@ import { AppendQueue } from './append-queue.ts';
 import { ContractCompiler, describeErrors } from './contract.ts';
 import { formatCursor, parseCursor, type Cursor } from './cursor.ts';
 import { isRejection, prepareEvent, type EventInput, type PreparedEvent, type Rejection, type StoredEvent } from './event.ts';
-import type { CommitHook, ConsumerHandle, ConsumerOptions, EventStore, GroupState, ResetTarget } from './event-store.ts';
+import type { AppendBatch, AppendedPosition, CommitHook, ConsumerHandle, ConsumerOptions, EventStore, GroupState, ResetTarget } from './event-store.ts';
 import { EventMetrics } from './event-metrics.ts';
 import { schemaIncompatibilities } from './schema-compat.ts';
 import { TopicRegistry } from './topic-registry.ts';
@@ -257,6 +258,49 @@ export class EventLog {
     const accepted = positions.map((p, k) => ({ index: indexes[k], ...p }));
     this.#metrics?.appended(topic, accepted);
     return { accepted, rejected };
+  }
+
+  /**
+   * Validates events against the topic's contract for `appendInTransaction`, as an atomic append
+   * would: any rejection throws (AIOS_EVENTS_BATCH_REJECTED naming each, or the one event's code).
+   */
+  async prepareBatch(ns: string, topicName: string, inputs: readonly unknown[]): Promise<AppendBatch> {
+    const { topic, validate } = await this.#cached(ns, topicName);
+    if (inputs.length > this.#limits.maxEventsPerRequest) {
+      throw new AiosError('AIOS_EVENTS_BATCH_TOO_LARGE', `${inputs.length} events in one append; the limit is ${this.#limits.maxEventsPerRequest}`);
+    }
+    const ctx = { validate, newId: this.#newId, now: this.#clock.now(), maxEventBytes: this.#limits.maxEventBytes };
+    const events: PreparedEvent[] = [];
+    const rejected: Rejection[] = [];
+    inputs.forEach((input, i) => {
+      const p = prepareEvent(topic, input, i, ctx);
+      if (isRejection(p)) rejected.push(p);
+      else events.push(p);
+    });
+    if (rejected.length) {
+      this.#metrics?.rejected(topic, rejected.length);
+      const code = inputs.length === 1 ? rejected[0].code : 'AIOS_EVENTS_BATCH_REJECTED';
+      const detail = inputs.length === 1 ? `event rejected by topic ${topic.name}: ${rejected[0].reason}` : `${rejected.length} of ${inputs.length} events rejected by topic ${topic.name}; nothing was appended`;
+      throw new AiosError(code, detail, { errors: rejected.map((r) => ({ path: `/${r.index}`, message: `${r.code}: ${r.reason}` })), extra: { rejected } });
+    }
+    return { topic, events };
+  }
+
+  /**
+   * Appends prepared batches inside the caller's transaction on the log's own database, so they
+   * commit with the caller's writes or not at all (the workflow outbox). SQL backends only:
+   * AIOS_BAD_REQUEST on NATS. Call `announce` after the commit.
+   */
+  async appendInTransaction(trx: Kysely<any>, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
+    if (!this.store.appendInTransaction) throw new AiosError('AIOS_BAD_REQUEST', `the ${this.store.backend} event log cannot append inside a database transaction`);
+    const positions = await this.store.appendInTransaction(trx, batches);
+    batches.forEach((b, i) => this.#metrics?.appended(b.topic, positions[i].map((p, index) => ({ index, ...p }))));
+    return positions;
+  }
+
+  /** Wakes this process's readers of the batches' topics, after `appendInTransaction` committed. */
+  announce(batches: readonly AppendBatch[]): void {
+    this.store.announce?.(batches.map((b) => b.topic));
   }
 
   /** Appends already-shaped events from code; throws on the first rejection. */

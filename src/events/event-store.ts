@@ -94,6 +94,14 @@ export interface EventStore {
    * Resolves only once everything is durable.
    */
   append(batches: readonly AppendBatch[]): Promise<AppendedPosition[][]>;
+  /**
+   * Appends inside a transaction the caller holds (`trx`, from the same database), so the events
+   * commit with the caller's writes or not at all: the workflow outbox. SQL backends only (NATS
+   * has no transaction to join). Call `announce` once the transaction has committed.
+   */
+  appendInTransaction?(trx: Kysely<any>, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]>;
+  /** Wakes in-process readers of these topics after an `appendInTransaction` committed. */
+  announce?(topics: readonly Topic[]): void;
   /** Events of one partition with offset >= fromOffset (and < toOffset), in offset order. */
   read(topic: Topic, partition: number, fromOffset: number, limit: number, toOffset?: number): Promise<StoredEvent[]>;
   /** The first offset whose ingestion time is >= time (or the partition's next offset). */

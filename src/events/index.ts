@@ -10,6 +10,7 @@ export type {
   ResetTarget,
   PartitionBounds,
   AppendedPosition,
+  AppendBatch,
   CommitHook,
 } from './event-store.ts';
 export type { Topic, TopicSpec, TopicUpdate } from './topic.ts';

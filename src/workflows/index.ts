@@ -31,7 +31,7 @@ export type {
   WorkflowRun,
 } from './store/run-store.ts';
 export { CancelledError, ChildRunError, childSignal, compareVersions, defineWorkflow, isWorkflowDefinition, MISSING_VERSION_BACKOFF_MS, DEFAULT_RETRY, NonDeterminismError, Saga, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
-export type { RunChange, RunRecorder, SignalOptions, CancelInfo, CancelOptions, ChildOutcome, StartChildOptions, CompensationRunner, RetryPolicy, SagaStepOptions, SignalResult, StartRunOptions, TerminateOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowEngineOptions, WorkflowOptions } from './engine/index.ts';
+export type { EmitEvent, EmitResult, EventResult, EventWaitRecord, MatchedEvent, PreparedEmit, WorkflowEventPort, RunChange, RunRecorder, SignalOptions, CancelInfo, CancelOptions, ChildOutcome, StartChildOptions, CompensationRunner, RetryPolicy, SagaStepOptions, SignalResult, StartRunOptions, TerminateOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowEngineOptions, WorkflowOptions } from './engine/index.ts';
 export { createTestWorkflowEnv } from './testing/index.ts';
 export type { TestWorkflowEnv, TestWorkflowEnvOptions } from './testing/index.ts';
 export { CATCH_UP_POLICIES, MAX_CATCH_UP_LIMIT, OVERLAP_POLICIES, ScheduleStore, Scheduler, compileCron, scheduleRunId } from './schedules/index.ts';

@@ -21,7 +21,12 @@ interface Pending {
  * never a reuse).
  */
 export async function appendPostgres(db: Kysely<any>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
-  return db.transaction().execute(async (trx) => {
+  return db.transaction().execute((trx) => appendPostgresIn(trx, batches, ingestedAt));
+}
+
+/** The same append inside a transaction the caller holds. */
+export async function appendPostgresIn(trx: Kysely<any>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
+  {
     const out: AppendedPosition[][] = batches.map((b) => new Array<AppendedPosition>(b.events.length));
     const pendingByTopic = new Map<number, Pending[]>();
     for (let b = 0; b < batches.length; b++) {
@@ -119,5 +124,5 @@ export async function appendPostgres(db: Kysely<any>, batches: readonly AppendBa
     // a hook takes (the audit chain's head row): one lock order for every writer, no deadlock.
     for (let b = 0; b < batches.length; b++) await batches[b].onCommit?.postgres?.(trx, out[b]);
     return out;
-  });
+  }
 }

@@ -15,7 +15,7 @@ import type {
 import type { StoredEvent } from '../event.ts';
 import type { Topic } from '../topic.ts';
 import { createSqliteAppender } from './sqlite-append.ts';
-import { appendPostgres } from './postgres-append.ts';
+import { appendPostgres, appendPostgresIn } from './postgres-append.ts';
 import { SqlConsumer } from './sql-consumer.ts';
 import { GroupLeases } from './group-leases.ts';
 
@@ -72,12 +72,26 @@ export class SqlEventStore implements EventStore {
       // Prepared on first use: the tables exist only once migrations ran.
       const appendSqlite = (this.#appendSqlite ??= createSqliteAppender(this.#database.sqlite));
       // Hold Kysely's single SQLite connection so no Kysely transaction interleaves with ours.
-      out = await this.#db.connection().execute(async () => appendSqlite(batches, ingestedAt));
+      out = await this.#db.connection().execute(async () => appendSqlite.append(batches, ingestedAt));
     } else {
       out = await appendPostgres(this.#db, batches, ingestedAt);
     }
     for (const b of batches) this.#appended.emit(String(b.topic.topicId));
     return out;
+  }
+
+  async appendInTransaction(trx: Kysely<any>, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
+    const ingestedAt = this.#clock.now();
+    if (this.#database.sqlite) {
+      // The caller's Kysely transaction holds the one connection; its BEGIN is open on the handle.
+      const appendSqlite = (this.#appendSqlite ??= createSqliteAppender(this.#database.sqlite));
+      return appendSqlite.appendInOpen(batches, ingestedAt);
+    }
+    return appendPostgresIn(trx, batches, ingestedAt);
+  }
+
+  announce(topics: readonly Topic[]): void {
+    for (const t of new Set(topics.map((t) => String(t.topicId)))) this.#appended.emit(t);
   }
 
   async read(topic: Topic, partition: number, fromOffset: number, limit: number, toOffset?: number): Promise<StoredEvent[]> {

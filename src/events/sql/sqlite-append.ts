@@ -52,5 +52,13 @@ export function createSqliteAppender(db: BetterSqlite3.Database) {
     }
     return out;
   });
-  return (batches: readonly AppendBatch[], ingestedAt: number) => run.immediate(batches, ingestedAt);
+  return {
+    /** In a transaction of its own (BEGIN IMMEDIATE). */
+    append: (batches: readonly AppendBatch[], ingestedAt: number) => run.immediate(batches, ingestedAt),
+    /** Inside the transaction already open on the connection: better-sqlite3 nests it as a savepoint. */
+    appendInOpen: (batches: readonly AppendBatch[], ingestedAt: number) => {
+      if (!db.inTransaction) throw new Error('appendInOpen needs a transaction open on the connection');
+      return run(batches, ingestedAt);
+    },
+  };
 }

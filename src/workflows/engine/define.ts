@@ -1,3 +1,4 @@
+import type { EmitEvent, EmitResult, EventResult } from './event-port.ts';
 import type { Saga } from './saga.ts';
 
 /** How a step is retried. Defaults: 3 attempts, 1 s doubling up to 60 s. */
@@ -25,6 +26,15 @@ export interface StepInfo {
   readonly idempotencyKey: string;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /**
+   * Emits events to a topic with the step's result: appended in the transaction that journals
+   * it, so they are in the log if and only if the step committed (an attempt that fails emits
+   * nothing). Ids default to `<runId>:<position>:<index>`.
+   *
+   * @example
+   * await ctx.step('open-work-order', async ({ emit }) => { const wo = await cmms.open(asset); emit('work-orders', { key: asset, data: wo }); return wo.id; });
+   */
+  emit(topic: string, events: EmitEvent | readonly EmitEvent[]): void;
 }
 
 export interface StartChildOptions {
@@ -67,6 +77,25 @@ export interface WorkflowContext {
    * if (r.timedOut) return 'escalated';
    */
   waitForSignal<T = unknown>(name: string, opts?: { timeoutMs?: number }): Promise<SignalResult<T>>;
+  /**
+   * Waits for an event appended to `topic` after the wait began that matches `match`, a CEL
+   * expression over `event` (`id`, `topic`, `key`, `partition`, `offset`, `time`, `data`,
+   * `headers`; JSON numbers are doubles). Durable like `waitForSignal`; never throws on timeout.
+   *
+   * @example
+   * const r = await ctx.waitForEvent('inspections', { match: `event.data.asset == '${asset}' && event.data.ok`, timeoutMs: 7 * 86_400_000 });
+   * if (r.timedOut) return 'escalated';
+   */
+  waitForEvent(topic: string, opts?: { match?: string; timeoutMs?: number }): Promise<EventResult>;
+  /**
+   * Appends events to a topic as a journaled operation of its own (the transactional outbox): in
+   * the log if and only if the journal entry committed, once, whatever crashes. Inside a step,
+   * use the step's `emit` instead.
+   *
+   * @example
+   * await ctx.emit('maintenance', { key: asset, data: { asset, action: 'inspect' } });
+   */
+  emit(topic: string, events: EmitEvent | readonly EmitEvent[]): Promise<EmitResult>;
   /** The time, journaled (the same on replay). */
   now(): number;
   /** A random number in [0, 1), journaled. */

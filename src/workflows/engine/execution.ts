@@ -4,6 +4,7 @@ import { AiosError, isAiosError, type Clock, type Logger } from '../../core/inde
 import type { JournalEntry, JournalEntryInput, RunError, RunPatch, RunStatus, RunStore, WorkflowRun } from '../store/run-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowDefinition, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
 import { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
+import type { EmitEvent, EmitResult, EventResult, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';
 import type { RunRecorder } from './recorder.ts';
 import { Saga } from './saga.ts';
 
@@ -12,6 +13,9 @@ export const CANCEL_SIGNAL = 'aios.cancel';
 
 /** The reserved signal a child run's end is sent to its parent in: `aios.child:<childId>`, payload a ChildOutcome. */
 export const childSignal = (childId: string): string => `aios.child:${childId}`;
+
+/** The reserved signal an event wait's match is delivered in: `aios.event:<wait position>`. */
+export const eventSignal = (seq: number): string => `aios.event:${seq}`;
 
 /** The payload of a child's end signal. */
 export interface ChildOutcome {
@@ -28,6 +32,8 @@ export interface ExecutionHost {
   /** Waits ending within this many ms stay in memory; longer ones release the run. */
   readonly holdMs: number;
   readonly recorder?: RunRecorder;
+  /** The event log, for emits and event waits. */
+  readonly events?: WorkflowEventPort;
   /** The engine is stopping: finish the current step, then let the run go. */
   draining(): boolean;
   busyChanged(): void;
@@ -127,14 +133,25 @@ export class Execution implements WorkflowContext {
     let interval = policy.initialIntervalMs;
     for (let attempt = 1; ; attempt++) {
       let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+      // Events the attempt emits: appended with its result, in its transaction, or never.
+      const emits: { topic: string; events: readonly EmitEvent[] }[] = [];
+      const emit = (topic: string, events: EmitEvent | readonly EmitEvent[]): void => {
+        emits.push({ topic, events: Array.isArray(events) ? (events as readonly EmitEvent[]) : [events as EmitEvent] });
+      };
+      let prepared: PreparedEmit[] = [];
       try {
-        outcome = { ok: true, value: await this.#attempt(name, () => fn({ idempotencyKey, attempt }), opts.timeoutMs) };
+        const value = await this.#attempt(name, () => fn({ idempotencyKey, attempt, emit }), opts.timeoutMs);
+        if (emits.length) prepared = await this.#prepareEmits(emits, seq);
+        outcome = { ok: true, value };
       } catch (error) {
         outcome = { ok: false, error };
       }
       if (this.abandoned) return never();
       if (outcome.ok) {
-        const [stored] = await this.#append([{ seq, kind: 'step', name, status: 'ok', result: outcome.value }]);
+        const port = this.#host.events;
+        const outbox = prepared.length && port ? async (trx: Kysely<any>) => void (await port.appendIn(trx, prepared)) : undefined;
+        const [stored] = await this.#append([{ seq, kind: 'step', name, status: 'ok', result: outcome.value }], outbox);
+        if (outbox) port!.committed(prepared);
         return stored.result as T;
       }
       const err = toError(outcome.error);
@@ -172,6 +189,73 @@ export class Execution implements WorkflowContext {
       deadline = opts.timeoutMs === undefined ? null : this.#host.clock.now() + opts.timeoutMs;
       this.#pending.push({ seq: w.seq, kind: 'wait', name, status: 'ok', result: { wakeAt: deadline } });
     }
+    return this.#awaitSignal<T>(name, deadline);
+  }
+
+  async waitForEvent(topic: string, opts: { match?: string; timeoutMs?: number } = {}): Promise<EventResult> {
+    // As waitForSignal: the wait (recorded with the event wait, in one transaction), then the
+    // outcome, which the matcher delivers as the reserved signal `aios.event:<wait position>`.
+    this.#throwIfCancelled();
+    await this.#cancelPoint();
+    const name = `event:${topic}`;
+    const w = this.#next('wait', name);
+    let deadline: number | null;
+    if (w.rec) deadline = (w.rec.result as { wakeAt: number | null }).wakeAt;
+    else {
+      const port = this.#events();
+      const match = opts.match ?? 'true';
+      port.validateMatch(match);
+      deadline = opts.timeoutMs === undefined ? null : this.#host.clock.now() + opts.timeoutMs;
+      if (this.#host.draining()) return this.#abandon();
+      const after = await port.position(this.ns, topic);
+      const wait = { ns: this.ns, runId: this.runId, seq: w.seq, topic, match, deadline, after };
+      await this.#append([{ seq: w.seq, kind: 'wait', name, status: 'ok', result: { wakeAt: deadline, topic, match } }], (trx) => port.registerWait(trx, wait));
+    }
+    const r = await this.#awaitSignal<{ event: MatchedEvent }>(eventSignal(w.seq), deadline);
+    if (r.timedOut) {
+      await this.#host.events?.cancelWait(this.ns, this.runId, w.seq);
+      return { timedOut: true };
+    }
+    return { timedOut: false, event: r.payload.event };
+  }
+
+  /**
+   * Journals `events` to `topic` as one 'emit' entry: they are appended in the entry's own
+   * transaction, so they are in the log if and only if the entry is in the journal. Ids default
+   * to `<runId>:<position>:<index>`, so an append retried after a crash is a duplicate, not a copy.
+   */
+  async emit(topic: string, events: EmitEvent | readonly EmitEvent[]): Promise<EmitResult> {
+    await this.#cancelPoint();
+    const list = Array.isArray(events) ? (events as readonly EmitEvent[]) : [events as EmitEvent];
+    const { seq, rec } = this.#next('emit', topic);
+    if (rec) return rec.result as EmitResult;
+    if (this.#host.draining()) return this.#abandon();
+    const prepared = await this.#prepareEmits([{ topic, events: list }], seq);
+    const port = this.#events();
+    const [stored] = await this.#append([{ seq, kind: 'emit', name: topic, status: 'ok', result: { topic, ids: prepared[0].ids } }], async (trx) => void (await port.appendIn(trx, prepared)));
+    port.committed(prepared);
+    return stored.result as EmitResult;
+  }
+
+  /** Validates a step's or an emit's events before its transaction; ids derived from its position. */
+  async #prepareEmits(batches: readonly { topic: string; events: readonly EmitEvent[] }[], seq: number): Promise<PreparedEmit[]> {
+    const port = this.#events();
+    let i = 0;
+    const out: PreparedEmit[] = [];
+    for (const b of batches) {
+      const events = b.events.map((e) => ({ ...e, id: e.id ?? `${this.runId}:${seq}:${i++}` }));
+      out.push(await port.prepare(this.ns, b.topic, events, this.run.lineageId));
+    }
+    return out;
+  }
+
+  #events(): WorkflowEventPort {
+    if (!this.#host.events) throw new AiosError('AIOS_BAD_REQUEST', 'this workflow engine has no event log: ctx.emit and ctx.waitForEvent need an engine created by createAios');
+    return this.#host.events;
+  }
+
+  /** The outcome position of a wait whose deadline is fixed: a signal taken, a timeout, or a cancel. */
+  async #awaitSignal<T>(name: string, deadline: number | null): Promise<SignalResult<T>> {
     await this.#cancelPoint();
     const s = this.#next('signal', name);
     if (s.rec) return s.rec.result as SignalResult<T>;
@@ -452,12 +536,28 @@ export class Execution implements WorkflowContext {
     if (this.#pending.length) await this.#append([]);
   }
 
-  async #append(entries: JournalEntryInput[]): Promise<JournalEntry[]> {
+  /**
+   * Journals the pending entries and `entries` in one transaction, with `also` (an outbox
+   * append, an event wait) and the recorder's lineage nodes in it. `resultOf`, when given, is the
+   * last entry's result, computed inside the transaction (where an emit's positions are known).
+   */
+  /**
+   * Journals the pending entries and `entries` in one transaction, with `also` (an outbox
+   * append, an event wait) and the recorder's lineage nodes in it.
+   */
+  async #append(entries: JournalEntryInput[], also?: (trx: Kysely<any>) => Promise<void>): Promise<JournalEntry[]> {
     const all = [...this.#pending, ...entries];
     this.#pending = [];
     const recorder = this.#host.recorder;
     const steps = recorder ? all.filter((e) => e.kind === 'step') : [];
-    const opts = recorder && steps.length ? { also: (trx: Kysely<any>) => recorder.stepsCommitted(trx, this.run, steps) } : {};
+    const hooks = [also, recorder && steps.length ? (trx: Kysely<any>) => recorder.stepsCommitted(trx, this.run, steps) : undefined].filter((h) => h !== undefined);
+    const opts = hooks.length
+      ? {
+          also: async (trx: Kysely<any>) => {
+            for (const h of hooks) await h(trx);
+          },
+        }
+      : {};
     const stored = await this.#write(() => this.#host.store.appendJournal(this.ns, this.runId, this.epoch, all, opts));
     return stored.slice(stored.length - entries.length);
   }

@@ -8,5 +8,7 @@ export type { CompensationRunner, SagaStepOptions } from './saga.ts';
 export { compareVersions, MISSING_VERSION_BACKOFF_MS, WorkflowEngine } from './workflow-engine.ts';
 export type { CancelOptions, SignalOptions, StartRunOptions, TerminateOptions, WorkflowEngineOptions } from './workflow-engine.ts';
 export type { RunChange, RunRecorder } from './recorder.ts';
+export type { EmitEvent, EmitResult, EventResult, EventWaitRecord, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';
+export { eventSignal } from './execution.ts';
 export { childSignal } from './execution.ts';
 export type { ChildOutcome } from './execution.ts';

@@ -5,6 +5,7 @@ import { isTerminal, type ChangeOptions, type JournalEntry, type ListRunsOptions
 import type { WorkflowDefinition } from './define.ts';
 import { NonDeterminismError, type CancelInfo } from './errors.ts';
 import type { RunChange, RunRecorder } from './recorder.ts';
+import type { WorkflowEventPort } from './event-port.ts';
 import { CANCEL_SIGNAL, childSignal, Execution, toError, type ChildOutcome, type ExecutionHost } from './execution.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -25,6 +26,8 @@ export interface WorkflowEngineOptions {
   readonly maxConcurrent?: number;
   /** Audit records and lineage nodes of what runs do; none when absent. */
   readonly recorder?: RunRecorder;
+  /** The event log, for `ctx.emit` and `ctx.waitForEvent`; both refuse without it. */
+  readonly events?: WorkflowEventPort;
 }
 
 export interface SignalOptions {
@@ -134,6 +137,7 @@ export class WorkflowEngine {
       logger: this.#logger,
       holdMs,
       ...(opts.recorder ? { recorder: opts.recorder } : {}),
+      ...(opts.events ? { events: opts.events } : {}),
       draining: () => this.#draining,
       busyChanged: () => this.#checkIdle(),
       detach: (exec) => {
@@ -212,16 +216,35 @@ export class WorkflowEngine {
     return run;
   }
 
-  async #createRun(ns: string, name: string, input: unknown, opts: StartRunOptions & { parent?: WorkflowRun }): Promise<{ run: WorkflowRun; created: boolean }> {
+  /**
+   * Checks that `name` (at `version`, default the highest registered) is registered here and
+   * that `input` matches its schema, without starting anything: AIOS_NOT_FOUND or
+   * AIOS_VALIDATION, as `startRun` would throw. Returns the version a run would be pinned to.
+   */
+  validateInput(name: string, input: unknown, version?: string): string {
+    return this.#entry(name, input, version).def.version;
+  }
+
+  #entry(name: string, input: unknown, version?: string): DefEntry {
     const versions = this.#defs.get(name);
     if (!versions) throw new AiosError('AIOS_NOT_FOUND', `no workflow named "${name}" is registered on this engine; registered: ${[...this.#defs.keys()].join(', ') || 'none'}`);
-    const version = opts.version ?? this.versions(name).at(-1)!;
-    const entry = versions.get(version);
-    if (!entry) throw new AiosError('AIOS_NOT_FOUND', `workflow "${name}" has no version "${version}" registered on this engine; registered: ${this.versions(name).join(', ')}`);
+    const v = version ?? this.versions(name).at(-1)!;
+    const entry = versions.get(v);
+    if (!entry) throw new AiosError('AIOS_NOT_FOUND', `workflow "${name}" has no version "${v}" registered on this engine; registered: ${this.versions(name).join(', ')}`);
     if (entry.validate && !entry.validate(input)) {
       const errors = (entry.validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'is invalid' }));
       throw new AiosError('AIOS_VALIDATION', `the input does not match the schema of workflow "${name}": ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
     }
+    return entry;
+  }
+
+  async #createRun(ns: string, name: string, input: unknown, opts: StartRunOptions & { parent?: WorkflowRun }): Promise<{ run: WorkflowRun; created: boolean }> {
+    if (opts.id !== undefined) {
+      // A retried start returns the stored run even after a deploy changed the input schema.
+      const existing = await this.#store.getRun(ns, opts.id);
+      if (existing) return { run: existing, created: false };
+    }
+    const entry = this.#entry(name, input, opts.version);
     const parent = opts.parent;
     const created = await this.#store.createRun({
       ns,
@@ -263,13 +286,18 @@ export class WorkflowEngine {
     return this.#store.journal(ns, id);
   }
 
-  /** Runs of a namespace, newest first, filtered by name, status and creation time; page with `next`. */
+  /** Runs of a namespace in creation order, filtered by name, status and creation time; page with `next`. */
   listRuns(ns: string, opts: ListRunsOptions): Promise<RunPage> {
     return this.#store.listRuns(ns, opts);
   }
 
   /** Stores a signal; a wait for it in this process wakes at once, a released run is woken by the store. */
   async signal(ns: string, id: string, name: string, payload?: unknown, opts: SignalOptions = {}): Promise<{ seq: number }> {
+    if (typeof name !== 'string' || name.startsWith('aios.')) throw new AiosError('AIOS_BAD_REQUEST', `signal names starting with "aios." are reserved for the engine; got "${name}"`);
+    return this.#signal(ns, id, name, payload, opts);
+  }
+
+  async #signal(ns: string, id: string, name: string, payload?: unknown, opts: SignalOptions = {}): Promise<{ seq: number }> {
     // The engine's own signals (a child's end) are journaled by the run that takes them, not audited.
     const audited = name.startsWith('aios.') ? {} : this.#changed(() => ({ kind: 'signalled', by: opts.by ?? 'system', detail: { signal: name } }));
     const r = await this.#store.signal(ns, id, name, payload, audited);
@@ -504,7 +532,7 @@ export class WorkflowEngine {
   async #notifyParent(child: WorkflowRun, outcome: ChildOutcome, rethrow = false): Promise<void> {
     if (!child.parent) return;
     try {
-      await this.signal(child.parent.ns, child.parent.id, childSignal(child.id), outcome);
+      await this.#signal(child.parent.ns, child.parent.id, childSignal(child.id), outcome);
     } catch (e) {
       if (isAiosError(e, 'AIOS_CONFLICT') || isAiosError(e, 'AIOS_NOT_FOUND')) return;
       if (rethrow) throw e;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
-import { lockRun } from '../store/send-signal.ts';
+import { insertLockedSignal, lockRun } from '../store/send-signal.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
 
 /** The reserved signal that resumes the wait at journal position `seq`. */
@@ -34,26 +34,4 @@ export async function deliverEvent(
     await insertLockedSignal(trx, { ns, runId, name: eventSignalName(seq), payload }, run, now);
     return true;
   });
-}
-
-/**
- * The body of sendSignal (src/workflows/store/send-signal.ts) after its lock and checks, for a
- * caller that already holds the run's lock in its own transaction (sendSignal opens one of its
- * own, and Kysely cannot nest them): number the signal max(seq) + 1, insert it, and set wake_at
- * when the run is waiting with no owner. Keep the two in step.
- */
-export async function insertLockedSignal(
-  trx: Kysely<any>,
-  signal: { ns: string; runId: string; name: string; payload: string | null },
-  run: { status: string; owner: string | null },
-  now: number,
-): Promise<{ seq: number }> {
-  const { ns, runId } = signal;
-  const last = await trx.selectFrom('aios_wf_signals').select((eb) => eb.fn.max('seq').as('seq')).where('ns', '=', ns).where('run_id', '=', runId).executeTakeFirst();
-  const seq = Number(last?.seq ?? 0) + 1;
-  await trx.insertInto('aios_wf_signals').values({ ns, run_id: runId, seq, name: signal.name, payload: signal.payload, created_at: now, consumed_by: null }).execute();
-  if (run.status === 'waiting' && run.owner === null) {
-    await trx.updateTable('aios_wf_runs').set({ wake_at: now }).where('ns', '=', ns).where('id', '=', runId).execute();
-  }
-  return { seq };
 }

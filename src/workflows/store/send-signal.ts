@@ -26,19 +26,9 @@ export async function sendSignal(
     const run = await lockRun(trx, flags, ns, runId);
     if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
     if (isTerminal(run.status as RunStatus)) throw new AiosError('AIOS_CONFLICT', `workflow run ${ns}/${runId} is ${run.status}; it takes no more signals`);
-    const last = await trx
-      .selectFrom('aios_wf_signals')
-      .select((eb) => eb.fn.max('seq').as('seq'))
-      .where('ns', '=', ns)
-      .where('run_id', '=', runId)
-      .executeTakeFirst();
-    const seq = Number(last?.seq ?? 0) + 1;
-    await trx.insertInto('aios_wf_signals').values({ ns, run_id: runId, seq, name: signal.name, payload: signal.payload, created_at: now, consumed_by: null }).execute();
-    if (run.status === 'waiting' && run.owner === null) {
-      await trx.updateTable('aios_wf_runs').set({ wake_at: now }).where('ns', '=', ns).where('id', '=', runId).execute();
-    }
+    const stored = await insertLockedSignal(trx, signal, run, now);
     if (also) await also(trx, (await trx.selectFrom('aios_wf_runs').select(runColumns(flags)).where('ns', '=', ns).where('id', '=', runId).executeTakeFirstOrThrow()) as RunRow);
-    return { seq };
+    return stored;
   });
 }
 
@@ -48,4 +38,25 @@ export async function lockRun(trx: Kysely<any>, flags: DialectFlags, ns: string,
   if (flags.concurrentWriters) q = q.forUpdate();
   else await trx.updateTable('aios_wf_runs').set((eb) => ({ epoch: eb.ref('epoch') })).where('ns', '=', ns).where('id', '=', id).execute();
   return (await q.executeTakeFirst()) as { status: string; owner: string | null } | undefined;
+}
+
+/**
+ * Stores a signal for a run whose row the caller's transaction has locked (`lockRun`) and found
+ * unfinished: number it max(seq) + 1, insert it, and set wake_at when the run is waiting with no
+ * owner. Shared by sendSignal and the event-wait matcher, which delivers in its own transaction.
+ */
+export async function insertLockedSignal(
+  trx: Kysely<any>,
+  signal: { ns: string; runId: string; name: string; payload: string | null },
+  run: { status: string; owner: string | null },
+  now: number,
+): Promise<{ seq: number }> {
+  const { ns, runId } = signal;
+  const last = await trx.selectFrom('aios_wf_signals').select((eb) => eb.fn.max('seq').as('seq')).where('ns', '=', ns).where('run_id', '=', runId).executeTakeFirst();
+  const seq = Number(last?.seq ?? 0) + 1;
+  await trx.insertInto('aios_wf_signals').values({ ns, run_id: runId, seq, name: signal.name, payload: signal.payload, created_at: now, consumed_by: null }).execute();
+  if (run.status === 'waiting' && run.owner === null) {
+    await trx.updateTable('aios_wf_runs').set({ wake_at: now }).where('ns', '=', ns).where('id', '=', runId).execute();
+  }
+  return { seq };
 }
