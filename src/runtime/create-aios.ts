@@ -6,8 +6,9 @@ import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../eve
 import { createGovernance, type Governance } from '../governance/index.ts';
 import { createMetricsRegistry } from '../observability/index.ts';
 import { buildServer, type App } from '../server/index.ts';
-import { ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
+import { EventWaits, ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
 import { loadApp } from './load-app.ts';
+import { workflowEvents } from './workflow-events.ts';
 import { workflowRecorder } from './workflow-recorder.ts';
 
 export interface CreateAiosOptions {
@@ -101,7 +102,17 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     },
   });
   const runStore = new SqlRunStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
-  const workflows = new WorkflowEngine({ store: runStore, clock, logger, leaseMs: config.workflowLeaseMs, maxConcurrent: Math.max(1, config.workflowConcurrency), recorder: workflowRecorder(governance, database) });
+  // A match delivered by this process's matcher wakes a wait this process holds at once.
+  const eventWaits: EventWaits = new EventWaits({ database, events, clock, logger, onDelivered: (w) => workflows.notify(w.ns, w.runId, w.signal) });
+  const workflows = new WorkflowEngine({
+    store: runStore,
+    clock,
+    logger,
+    leaseMs: config.workflowLeaseMs,
+    maxConcurrent: Math.max(1, config.workflowConcurrency),
+    recorder: workflowRecorder(governance, database),
+    events: workflowEvents(events, eventWaits),
+  });
   const schedules = new ScheduleStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
   const scheduler = new Scheduler({ database, engine: workflows, clock, logger });
   let ready = false;
@@ -151,6 +162,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       }
       // Recovery: the worker's first claims take every run whose lease expired while no process held it.
       if (config.workflowConcurrency > 0) workflows.start();
+      eventWaits.start();
       if (config.scheduler) scheduler.start();
       ready = true;
       logger.info({ url, database: database.location, eventLog: store.backend }, 'AIOS is ready');
@@ -177,6 +189,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
         await scheduler.stop();
         // Steps in flight finish and their runs are released for another worker.
         await workflows.stop();
+        await eventWaits.stop();
         await events.close();
         await governance.close();
         await database.close();

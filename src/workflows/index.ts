@@ -36,3 +36,5 @@ export { createTestWorkflowEnv } from './testing/index.ts';
 export type { TestWorkflowEnv, TestWorkflowEnvOptions } from './testing/index.ts';
 export { CATCH_UP_POLICIES, MAX_CATCH_UP_LIMIT, OVERLAP_POLICIES, ScheduleStore, Scheduler, compileCron, scheduleRunId } from './schedules/index.ts';
 export type { CatchUpPolicy, CreateScheduleInput, CronSpec, OverlapPolicy, Schedule, SchedulePage, SchedulePatch, ScheduleStoreOptions, SchedulerOptions, TickResult } from './schedules/index.ts';
+export { EventWaits, compileMatch, eventSignalName, MAX_MATCH_LENGTH } from './event-waits/index.ts';
+export type { EventWaitInput, EventWaitsOptions, MatchableEvent } from './event-waits/index.ts';

@@ -286,6 +286,15 @@ export class WorkflowEngine {
     return this.#store.journal(ns, id);
   }
 
+  /**
+   * Tells this engine that signal `name` was stored for a run by someone else (the event-wait
+   * matcher, another process): a wait held in memory here looks at once, and the loop claims.
+   */
+  notify(ns: string, id: string, name: string): void {
+    this.#active.get(key(ns, id))?.notify(name);
+    this.#wake();
+  }
+
   /** Runs of a namespace in creation order, filtered by name, status and creation time; page with `next`. */
   listRuns(ns: string, opts: ListRunsOptions): Promise<RunPage> {
     return this.#store.listRuns(ns, opts);

@@ -4,7 +4,7 @@ import type { EventLog, StoredEvent, Topic } from '../../events/index.ts';
 import type { Database } from '../../storage/index.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
 import { compileCel, toCelEvent, type CelEvent } from './cel.ts';
-import { deliverEvent } from './deliver-event.ts';
+import { deliverEvent, eventSignalName } from './deliver-event.ts';
 import { scanWait } from './scan-wait.ts';
 import { advanceWaits, deleteRunWaits, deleteWait, insertWait, loadWaits, type Positions, type WaitKey, type WaitRow } from './wait-rows.ts';
 
@@ -19,6 +19,8 @@ export interface EventWaitsOptions {
   readonly batchSize?: number;
   /** Events read per partition per topic per tick. Default 1,000. */
   readonly readLimit?: number;
+  /** After a delivery committed: wakes a run this process holds in memory (the engine's `notify`). */
+  readonly onDelivered?: (wait: { ns: string; runId: string; signal: string }) => void;
 }
 
 /** A wait as the engine records it, in the journal transaction of `ctx.waitForEvent`. */
@@ -63,6 +65,7 @@ export class EventWaits {
   readonly #pollMs: number;
   readonly #batch: number;
   readonly #readLimit: number;
+  readonly #onDelivered?: EventWaitsOptions['onDelivered'];
   readonly #watches = new Map<string, { unwatch: () => void; seenAt: number }>();
   #cursor: WaitKey | null = null;
   #running = false;
@@ -79,6 +82,7 @@ export class EventWaits {
     this.#pollMs = opts.pollMs ?? 250;
     this.#batch = opts.batchSize ?? 1000;
     this.#readLimit = opts.readLimit ?? 1000;
+    this.#onDelivered = opts.onDelivered;
   }
 
   /** Throws AIOS_VALIDATION when `match` is not a usable CEL expression over `event`. */
@@ -218,7 +222,9 @@ export class EventWaits {
   async #deliver(w: WaitRow, e: StoredEvent): Promise<boolean> {
     const event = { id: e.id, topic: e.topic, key: e.key, partition: e.partition, offset: e.offset, time: e.time, data: e.data, headers: e.headers };
     try {
-      return await deliverEvent(this.#db, this.#database.flags, w, JSON.stringify({ event }), this.#clock.now());
+      const delivered = await deliverEvent(this.#db, this.#database.flags, w, JSON.stringify({ event }), this.#clock.now());
+      if (delivered) this.#onDelivered?.({ ns: w.ns, runId: w.runId, signal: eventSignalName(w.seq) });
+      return delivered;
     } catch (err) {
       // A deadlock victim or a lost connection: the row is still there, the next tick retries.
       this.#log?.warn({ err, ns: w.ns, runId: w.runId, seq: w.seq }, 'delivering an event to a workflow wait failed; will try again');
