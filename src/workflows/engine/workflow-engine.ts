@@ -115,6 +115,7 @@ export class WorkflowEngine {
   #loopDone?: Promise<void>;
   #kick?: () => void;
   #kicked = false;
+  #unlisten?: () => Promise<void>;
   #idleWaiters: (() => void)[] = [];
   /** Executions between claim and their first park or end: loading the journal, finishing. */
   #starting = 0;
@@ -367,6 +368,7 @@ export class WorkflowEngine {
     if (this.#running) return;
     this.#running = true;
     this.#draining = false;
+    this.#unlisten = this.#store.listen?.(this.#logger, (w) => (w.id && w.signal ? this.notify(w.ns, w.id, w.signal) : this.#wake()));
     this.#loopDone = this.#loop();
   }
 
@@ -378,6 +380,8 @@ export class WorkflowEngine {
   async stop(opts: { removeWorker?: boolean } = {}): Promise<void> {
     this.#running = false;
     this.#wake();
+    await this.#unlisten?.();
+    this.#unlisten = undefined;
     await this.#loopDone;
     this.#loopDone = undefined;
     if (opts.removeWorker === false) return;

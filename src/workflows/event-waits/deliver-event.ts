@@ -31,7 +31,7 @@ export async function deliverEvent(
     const deleted = await trx.deleteFrom('aios_wf_event_waits').where('ns', '=', ns).where('run_id', '=', runId).where('seq', '=', seq).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) return false;
     if (!run || isTerminal(run.status as RunStatus)) return false;
-    await insertLockedSignal(trx, { ns, runId, name: eventSignalName(seq), payload }, run, now);
+    await insertLockedSignal(trx, flags, { ns, runId, name: eventSignalName(seq), payload }, run, now);
     return true;
   });
 }

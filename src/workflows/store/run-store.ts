@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Logger } from '../../core/index.ts';
 
 export type RunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'terminated';
 
@@ -207,4 +208,10 @@ export interface RunStore {
    * AIOS_CONFLICT unless the run is 'failed'. Not fenced: an operator's action.
    */
   retry(ns: string, runId: string, opts?: ChangeOptions): Promise<{ run: WorkflowRun; fromSeq: number | null }>;
+  /**
+   * Wake-ups from other processes, where the backend has them (PostgreSQL LISTEN/NOTIFY):
+   * `onWake({ ns, id, signal? })` for a run that became runnable or got a signal (an empty id:
+   * look for work). Returns the function that stops listening, or undefined without support.
+   */
+  listen?(logger: Logger, onWake: (wake: { ns: string; id: string; signal?: string }) => void): (() => Promise<void>) | undefined;
 }

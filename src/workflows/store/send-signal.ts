@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
+import { notifyWake } from './wake-ups.ts';
 import { isTerminal, type RunStatus } from './run-store.ts';
 
 /**
@@ -26,7 +27,7 @@ export async function sendSignal(
     const run = await lockRun(trx, flags, ns, runId);
     if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
     if (isTerminal(run.status as RunStatus)) throw new AiosError('AIOS_CONFLICT', `workflow run ${ns}/${runId} is ${run.status}; it takes no more signals`);
-    const stored = await insertLockedSignal(trx, signal, run, now);
+    const stored = await insertLockedSignal(trx, flags, signal, run, now);
     if (also) await also(trx, (await trx.selectFrom('aios_wf_runs').select(runColumns(flags)).where('ns', '=', ns).where('id', '=', runId).executeTakeFirstOrThrow()) as RunRow);
     return stored;
   });
@@ -43,10 +44,11 @@ export async function lockRun(trx: Kysely<any>, flags: DialectFlags, ns: string,
 /**
  * Stores a signal for a run whose row the caller's transaction has locked (`lockRun`) and found
  * unfinished: number it max(seq) + 1, insert it, and set wake_at when the run is waiting with no
- * owner. Shared by sendSignal and the event-wait matcher, which delivers in its own transaction.
+ * owner; on PostgreSQL, notify listeners at commit. Shared by sendSignal and the event-wait matcher, which delivers in its own transaction.
  */
 export async function insertLockedSignal(
   trx: Kysely<any>,
+  flags: DialectFlags,
   signal: { ns: string; runId: string; name: string; payload: string | null },
   run: { status: string; owner: string | null },
   now: number,
@@ -58,5 +60,7 @@ export async function insertLockedSignal(
   if (run.status === 'waiting' && run.owner === null) {
     await trx.updateTable('aios_wf_runs').set({ wake_at: now }).where('ns', '=', ns).where('id', '=', runId).execute();
   }
+  // Delivered at commit to the process holding the run, or to claimers of a released one.
+  if (flags.listenNotify) await notifyWake(trx, { ns, id: runId, signal: signal.name });
   return { seq };
 }

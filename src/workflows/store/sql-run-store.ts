@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator } from '../../core/index.ts';
+import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
 import { appendJournal } from './append-journal.ts';
 import { claimRuns } from './claim-runs.ts';
@@ -28,6 +28,7 @@ import { sendSignal } from './send-signal.ts';
 import { retryRun } from './retry-run.ts';
 import { takeSignal } from './take-signal.ts';
 import { updateRun } from './update-run.ts';
+import { notifyWake, WakeListener, type Wake } from './wake-ups.ts';
 import { WriteBatcher } from './write-batcher.ts';
 
 export interface SqlRunStoreOptions {
@@ -51,6 +52,7 @@ const STATUSES: readonly RunStatus[] = ['pending', 'running', 'waiting', 'comple
  * await store.signal('default', 'order-17', 'approved', { by: 'ana' });
  */
 export class SqlRunStore implements RunStore {
+  readonly #database: Database;
   readonly #db: Kysely<any>;
   readonly #flags: DialectFlags;
   readonly #clock: Clock;
@@ -60,6 +62,7 @@ export class SqlRunStore implements RunStore {
   readonly #writes: WriteBatcher;
 
   constructor(opts: SqlRunStoreOptions) {
+    this.#database = opts.database;
     this.#db = opts.database.db;
     this.#flags = opts.database.flags;
     this.#clock = opts.clock ?? systemClock;
@@ -96,6 +99,7 @@ export class SqlRunStore implements RunStore {
       cancel_requested: 0,
     };
     const r = await this.#guard(() => createRun(this.#db, this.#flags, row, withRun(opts)));
+    if (r.created) await this.#notify({ ns: input.ns, id });
     return { run: toRun(r.row), created: r.created };
   }
 
@@ -142,6 +146,25 @@ export class SqlRunStore implements RunStore {
         await trx.deleteFrom('aios_wf_workers').where('id', '=', workerId).execute();
       }),
     );
+    await this.#notify({ ns: '', id: '' });
+  }
+
+  /**
+   * Wake-ups from other processes (PostgreSQL LISTEN/NOTIFY): `onWake` is called for each run
+   * that became runnable or got a signal; an empty id means "look for work". Undefined on
+   * SQLite. Resolves to a function that stops listening.
+   */
+  listen(logger: Logger, onWake: (w: Wake) => void): (() => Promise<void>) | undefined {
+    if (!this.#flags.listenNotify) return undefined;
+    const listener = new WakeListener(this.#database, logger, onWake);
+    void listener.start();
+    return () => listener.close();
+  }
+
+  /** A wake-up hint after a change committed; a failed hint is only a lost shortcut. */
+  async #notify(wake: Wake): Promise<void> {
+    if (!this.#flags.listenNotify) return;
+    await notifyWake(this.#db, wake).catch(() => undefined);
   }
 
   async journal(ns: string, runId: string): Promise<JournalEntry[]> {
@@ -205,7 +228,9 @@ export class SqlRunStore implements RunStore {
   async requestCancel(ns: string, runId: string, opts: ChangeOptions = {}): Promise<WorkflowRun> {
     const now = this.#clock.now();
     // A released waiting run is woken to act on it.
-    return this.#updateUnfinished(ns, runId, { cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` }, opts);
+    const run = await this.#updateUnfinished(ns, runId, { cancel_requested: 1, wake_at: sql`case when status = 'waiting' and owner is null then ${now} else wake_at end` }, opts);
+    await this.#notify({ ns, id: runId });
+    return run;
   }
 
   async terminate(ns: string, runId: string, error: RunError, opts: ChangeOptions = {}): Promise<WorkflowRun> {
@@ -217,6 +242,7 @@ export class SqlRunStore implements RunStore {
 
   async retry(ns: string, runId: string, opts: ChangeOptions = {}): Promise<{ run: WorkflowRun; fromSeq: number | null }> {
     const { row, fromSeq } = await this.#guard(() => retryRun(this.#db, this.#flags, ns, runId, this.#clock.now(), withRun(opts)));
+    await this.#notify({ ns, id: runId });
     return { run: toRun(row), fromSeq };
   }
 

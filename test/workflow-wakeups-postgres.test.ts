@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, systemClock } from '../src/core/index.ts';
+import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { SqlRunStore, WorkflowEngine, defineWorkflow } from '../src/workflows/index.ts';
+import { freshPgSchema, pgAvailable } from './support/services.ts';
+
+/**
+ * LISTEN/NOTIFY wake-ups on PostgreSQL: a worker whose poll is an hour away still claims a run
+ * started, and resumes a run signalled, by another process at once. Without the notification
+ * neither would happen before the test's own timeout.
+ */
+
+const pg = await pgAvailable();
+const HOUR = 3_600_000;
+const logger = createLogger({ level: 'silent' });
+
+async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 750; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe.skipIf(!pg)('workflow wake-ups across processes (PostgreSQL LISTEN/NOTIFY)', () => {
+  let schema: { url: string; drop(): Promise<void> };
+  let dbA: Database;
+  let dbB: Database;
+  let worker: WorkflowEngine;
+  const approve = defineWorkflow('approve', { version: '1' }, async (ctx) => {
+    await ctx.step('ask', () => 'asked');
+    const r = await ctx.waitForSignal<string>('decision');
+    return r.timedOut ? 'none' : r.payload;
+  });
+
+  beforeAll(async () => {
+    schema = await freshPgSchema();
+    dbA = createDatabase({ url: schema.url });
+    dbB = createDatabase({ url: schema.url });
+    await migrate(dbA);
+    // The worker polls once an hour and keeps its lease for hours: only a notification can wake it.
+    worker = new WorkflowEngine({ store: new SqlRunStore({ database: dbA }), clock: systemClock, logger, workerId: 'sleepy', pollMs: HOUR, leaseMs: 3 * HOUR });
+    worker.register(approve);
+    worker.start();
+    await new Promise((r) => setTimeout(r, 200)); // its first claim pass is done and the LISTEN is up
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await dbA?.close();
+    await dbB?.close();
+    await schema?.drop();
+  });
+
+  it('claims a run another process started, and resumes it when another process signals it', async () => {
+    const other = new WorkflowEngine({ store: new SqlRunStore({ database: dbB }), clock: systemClock, logger, workerId: 'api-only' }).register(approve);
+    const run = await other.startRun('plant-a', 'approve', {}, { id: 'wake-1' }); // `other` never starts its loop
+    await until(async () => (await other.getRun('plant-a', run.id))?.status === 'waiting', 'the sleepy worker to claim the run');
+    expect((await other.history('plant-a', run.id)).map((e) => e.kind)).toEqual(['step', 'wait']);
+    await other.signal('plant-a', run.id, 'decision', 'approved by ana', { by: 'user:ana' });
+    await until(async () => (await other.getRun('plant-a', run.id))?.status === 'completed', 'the sleepy worker to resume the run');
+    expect((await other.getRun('plant-a', run.id))?.output).toBe('approved by ana');
+  });
+});
