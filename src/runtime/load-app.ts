@@ -25,9 +25,16 @@ export async function loadApp(path: string): Promise<AppModule> {
   if (!existsSync(file)) throw new AiosError('AIOS_CONFIG_INVALID', `app module ${path} does not exist (resolved to ${file})`);
   let mod: Record<string, unknown>;
   try {
+    // The process's own loader (bin/aios.js registers tsx), so the module shares this AIOS instance.
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  } catch (e) {
-    throw new AiosError('AIOS_CONFIG_INVALID', `app module ${path} failed to load: ${(e as Error).message}`);
+  } catch (first) {
+    try {
+      // A .ts file outside an ESM package (no "type": "module" above it): tsx's scoped loader takes it as ESM.
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+    } catch {
+      throw new AiosError('AIOS_CONFIG_INVALID', `app module ${path} failed to load: ${(first as Error).message}`);
+    }
   }
   const found = new Set<WorkflowDefinition>();
   const collect = (value: unknown, depth: number): void => {

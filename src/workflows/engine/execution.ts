@@ -155,7 +155,8 @@ export class Execution implements WorkflowContext {
         return stored.result as T;
       }
       const err = toError(outcome.error);
-      const terminal = err instanceof TerminalError || (policy.nonRetryable ?? []).includes(err.name) || (isAiosError(err) && !err.retryable);
+      // By name too: an app module loaded apart (tsx's scoped loader) has its own copy of the class.
+      const terminal = err instanceof TerminalError || err.name === 'TerminalError' || (policy.nonRetryable ?? []).includes(err.name) || (isAiosError(err) && !err.retryable);
       if (terminal || attempt >= policy.maxAttempts) {
         const code = (err as { code?: unknown }).code;
         const error = { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), retryable: false };
