@@ -18,4 +18,4 @@ const concurrency = arg('concurrency')?.split(',').map(Number) ?? concurrencies(
 
 noteLoad();
 const results = await runPeers({ quick, concurrency, ...(only ? { only: only as PeerSystem } : {}) });
-report('workflow-peers', results as unknown as Record<string, unknown>[]);
+report('workflow-peers', results.map((r) => ({ ...r })));
