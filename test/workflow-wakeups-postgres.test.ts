@@ -33,14 +33,25 @@ describe.skipIf(!pg)('workflow wake-ups across processes (PostgreSQL LISTEN/NOTI
     return r.timedOut ? 'none' : r.payload;
   });
 
+  const held = defineWorkflow('held', { version: '1' }, async (ctx) => {
+    try {
+      await ctx.waitForSignal('never', { timeoutMs: 50 * 60_000 });
+      return 'waited';
+    } catch (e) {
+      await ctx.step('compensate', () => 'undone');
+      throw e;
+    }
+  });
+
   beforeAll(async () => {
     schema = await freshPgSchema();
     dbA = createDatabase({ url: schema.url });
     dbB = createDatabase({ url: schema.url });
     await migrate(dbA);
     // The worker polls once an hour and keeps its lease for hours: only a notification can wake it.
-    worker = new WorkflowEngine({ store: new SqlRunStore({ database: dbA }), clock: systemClock, logger, workerId: 'sleepy', pollMs: HOUR, leaseMs: 3 * HOUR });
-    worker.register(approve);
+    // holdMs of an hour: a wait with a 50-minute timeout stays in this worker's memory.
+    worker = new WorkflowEngine({ store: new SqlRunStore({ database: dbA }), clock: systemClock, logger, workerId: 'sleepy', pollMs: HOUR, leaseMs: 3 * HOUR, holdMs: HOUR });
+    worker.register(approve, held);
     worker.start();
     await new Promise((r) => setTimeout(r, 200)); // its first claim pass is done and the LISTEN is up
   });
@@ -59,5 +70,15 @@ describe.skipIf(!pg)('workflow wake-ups across processes (PostgreSQL LISTEN/NOTI
     await other.signal('plant-a', run.id, 'decision', 'approved by ana', { by: 'user:ana' });
     await until(async () => (await other.getRun('plant-a', run.id))?.status === 'completed', 'the sleepy worker to resume the run');
     expect((await other.getRun('plant-a', run.id))?.output).toBe('approved by ana');
+  });
+
+  it('cancels at once a run another process holds in memory', async () => {
+    const other = new WorkflowEngine({ store: new SqlRunStore({ database: dbB }), clock: systemClock, logger, workerId: 'api-only-2' }).register(held);
+    const run = await other.startRun('plant-a', 'held', {}, { id: 'held-1' });
+    await until(async () => (await other.history('plant-a', run.id)).some((e) => e.kind === 'wait'), 'the run to wait in the worker\'s memory');
+    expect((await other.getRun('plant-a', run.id))?.owner).toBe('sleepy');
+    await other.cancel('plant-a', run.id, { reason: 'asset retired', by: 'user:ana' });
+    await until(async () => (await other.getRun('plant-a', run.id))?.status === 'cancelled', 'the holding worker to observe the cancel');
+    expect((await other.history('plant-a', run.id)).map((e) => `${e.kind}:${e.name}`)).toEqual(['wait:never', 'cancel:cancel', 'step:compensate']);
   });
 });

@@ -360,9 +360,12 @@ export class Execution implements WorkflowContext {
     if (this.#signalWaiter?.name === name) this.#signalWaiter.wake();
   }
 
-  /** A cancel was requested through this engine: a sleep or signal wait held in memory ends now. */
-  requestCancel(info: CancelInfo): void {
-    this.#cancelRequest = { info };
+  /**
+   * A cancel was requested (through this engine, with its reason; or notified by another
+   * process, without: the cancel point reads it from the store): a sleep or wait held in memory ends now.
+   */
+  requestCancel(info?: CancelInfo): void {
+    this.#cancelRequest = info ? { info } : (this.#cancelRequest ?? {});
     this.#cancelWaiter?.();
   }
 

@@ -240,12 +240,15 @@ export class WorkflowEngine {
   }
 
   async #createRun(ns: string, name: string, input: unknown, opts: StartRunOptions & { parent?: WorkflowRun }): Promise<{ run: WorkflowRun; created: boolean }> {
-    if (opts.id !== undefined) {
+    let entry: DefEntry;
+    try {
+      entry = this.#entry(name, input, opts.version);
+    } catch (e) {
       // A retried start returns the stored run even after a deploy changed the input schema.
-      const existing = await this.#store.getRun(ns, opts.id);
+      const existing = opts.id !== undefined ? await this.#store.getRun(ns, opts.id) : undefined;
       if (existing) return { run: existing, created: false };
+      throw e;
     }
-    const entry = this.#entry(name, input, opts.version);
     const parent = opts.parent;
     const created = await this.#store.createRun({
       ns,
@@ -292,7 +295,9 @@ export class WorkflowEngine {
    * matcher, another process): a wait held in memory here looks at once, and the loop claims.
    */
   notify(ns: string, id: string, name: string): void {
-    this.#active.get(key(ns, id))?.notify(name);
+    const exec = this.#active.get(key(ns, id));
+    if (name === CANCEL_SIGNAL) exec?.requestCancel();
+    else exec?.notify(name);
     this.#wake();
   }
 

@@ -37,7 +37,7 @@ export interface SqlRunStoreOptions {
   /** Largest input, result, error, state, output or signal payload, in bytes of UTF-8 JSON. Default 1 MiB. */
   readonly maxPayloadBytes?: number;
   readonly newId?: IdGenerator;
-  /** Transactions of fenced writes open at once on PostgreSQL (each holds a pooled connection). Default 4; SQLite always 1. */
+  /** Transactions of fenced writes open at once on PostgreSQL (each holds a pooled connection). Default 8; SQLite always 1. */
   readonly writeLanes?: number;
 }
 
@@ -58,6 +58,9 @@ export class SqlRunStore implements RunStore {
   readonly #clock: Clock;
   readonly #limit: number;
   readonly #newId: IdGenerator;
+  /** When this store last heartbeated each worker (claim skips a heartbeat younger than a quarter lease). */
+  readonly #beats = new Map<string, number>();
+  #lookPending = false;
   /** Journal appends, run updates and signal takes of all runs share commits. */
   readonly #writes: WriteBatcher;
 
@@ -68,7 +71,7 @@ export class SqlRunStore implements RunStore {
     this.#clock = opts.clock ?? systemClock;
     this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#newId = opts.newId ?? uuidv7;
-    this.#writes = new WriteBatcher(this.#db, this.#flags.concurrentWriters ? (opts.writeLanes ?? 4) : 1);
+    this.#writes = new WriteBatcher(this.#db, this.#flags.concurrentWriters ? (opts.writeLanes ?? 8) : 1);
   }
 
   async createRun(input: CreateRunInput, opts: ChangeOptions = {}): Promise<{ run: WorkflowRun; created: boolean }> {
@@ -117,13 +120,17 @@ export class SqlRunStore implements RunStore {
   async claim(workerId: string, opts: ClaimOptions): Promise<WorkflowRun[]> {
     requireText(workerId, 'workerId');
     const now = opts.now ?? this.#clock.now();
-    // Committed before the claim, so other claimers see this worker alive once it owns runs.
-    await this.heartbeat(workerId, now);
+    // Committed before the claim, so other claimers see this worker alive once it owns runs. A
+    // heartbeat younger than a quarter of the lease already shows that: a busy worker claims many
+    // times a second, and each heartbeat is a commit.
+    const last = this.#beats.get(workerId);
+    if (last === undefined || now < last || now - last >= opts.leaseMs / 4) await this.heartbeat(workerId, now);
     const rows = await this.#guard(() => claimRuns(this.#db, this.#flags, workerId, now, opts.leaseMs, opts.limit));
     return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async heartbeat(workerId: string, now = this.#clock.now()): Promise<void> {
+    this.#beats.delete(workerId);
     await this.#guard(() =>
       this.#db
         .insertInto('aios_wf_workers')
@@ -131,9 +138,11 @@ export class SqlRunStore implements RunStore {
         .onConflict((oc) => oc.column('id').doUpdateSet({ heartbeat_at: now }))
         .execute(),
     );
+    this.#beats.set(workerId, now);
   }
 
   async removeWorker(workerId: string): Promise<void> {
+    this.#beats.delete(workerId);
     const now = this.#clock.now();
     await this.#guard(() =>
       this.#db.transaction().execute(async (trx) => {
@@ -161,9 +170,22 @@ export class SqlRunStore implements RunStore {
     return () => listener.close();
   }
 
-  /** A wake-up hint after a change committed; a failed hint is only a lost shortcut. */
+  /**
+   * A wake-up hint after a change committed; a failed hint is only a lost shortcut. Hints that
+   * only say "look for work" (new runs, a leaving worker) are coalesced: one per few ms at most,
+   * sent without waiting, so a burst of starts costs one NOTIFY.
+   */
   async #notify(wake: Wake): Promise<void> {
     if (!this.#flags.listenNotify) return;
+    if (wake.id === '' || wake.signal === undefined) {
+      if (this.#lookPending) return;
+      this.#lookPending = true;
+      setTimeout(() => {
+        this.#lookPending = false;
+        void notifyWake(this.#db, { ns: '', id: '' }).catch(() => undefined);
+      }, 2).unref();
+      return;
+    }
     await notifyWake(this.#db, wake).catch(() => undefined);
   }
 
