@@ -470,7 +470,8 @@ export class WorkflowEngine {
         await this.#releaseWithoutCode(run);
         return;
       }
-      const journal = await this.#store.journal(run.ns, run.id);
+      // Epoch 1 is a run's first claim ever: nothing can be journaled yet (every write names an epoch >= 1).
+      const journal = run.epoch === 1 ? [] : await this.#store.journal(run.ns, run.id);
       exec = new Execution(this.#host, run, journal);
       this.#active.get(key(run.ns, run.id))?.abandon();
       this.#active.set(key(run.ns, run.id), exec);
