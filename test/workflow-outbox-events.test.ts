@@ -5,7 +5,7 @@ import { EventLog, SqlEventStore } from '../src/events/index.ts';
 import { migrate } from '../src/storage/index.ts';
 import { SqlRunStore, TerminalError, defineWorkflow, type WorkflowRun } from '../src/workflows/index.ts';
 import { createLogger } from '../src/core/index.ts';
-import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { NATS_URL, freshPgSchema, natsAvailable, pgAvailable, randomName } from './support/services.ts';
 import { sqlBackends } from './support/sql-backends.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
 
@@ -171,4 +171,34 @@ describe('the outbox is atomic with the journal entry (store level)', async () =
       }
     });
   }
+});
+
+describe.skipIf(!(await natsAvailable()))('the outbox with the event log on NATS JetStream', () => {
+  let t: TestAios;
+  const ns = randomName('wfnats');
+  beforeAll(async () => {
+    t = await startTestAios({ natsUrl: NATS_URL });
+    t.aios.register(outbox);
+    await t.aios.events.createTopic(ns, { name: 'work-orders', schema: { type: 'object', required: ['asset'], properties: { asset: { type: 'string' } } } });
+  });
+  afterAll(async () => {
+    await t?.aios.events.deleteTopic(ns, 'work-orders').catch(() => undefined);
+    await t?.cleanup();
+  });
+
+  it('writes emitted events to the outbox in the journal transaction; the relay publishes each once, also when it publishes a row again', async () => {
+    failFirstAttempt = true;
+    await t.aios.workflows.startRun(ns, 'outbox', { asset: 'T-5' }, { id: 'nats-1' });
+    await until(async () => (await t.aios.workflows.getRun(ns, 'nats-1'))?.status === 'completed', 'the run to complete');
+    const read = async () => (await t.aios.events.read(ns, 'work-orders', { limit: 100 })).events;
+    await until(async () => (await read()).length === 3, 'the relay to publish the three events');
+    expect((await read()).map((e) => e.id)).toEqual(['nats-1:0:0', 'nats-1:1:0', 'nats-1:1:1']);
+    expect(await t.aios.database.db.selectFrom('aios_wf_outbox').selectAll().execute()).toEqual([]);
+    // A relay that dies between publishing and deleting publishes the row again: nothing is appended twice.
+    const { OutboxRelay } = await import('../src/workflows/index.ts');
+    const relay = new OutboxRelay({ database: t.aios.database, events: t.aios.events, logger: t.aios.logger });
+    await t.aios.database.db.transaction().execute((trx) => relay.write(trx, ns, 'nats-1:1:0', 'work-orders', [{ id: 'nats-1:1:0', data: { asset: 'T-5', note: 'again' } }]));
+    expect(await relay.relay()).toBe(1);
+    expect((await read()).map((e) => e.id)).toEqual(['nats-1:0:0', 'nats-1:1:0', 'nats-1:1:1']);
+  });
 });

@@ -6,7 +6,7 @@ import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../eve
 import { createGovernance, type Governance } from '../governance/index.ts';
 import { createMetricsRegistry } from '../observability/index.ts';
 import { buildServer, type App } from '../server/index.ts';
-import { EventWaits, ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
+import { EventWaits, OutboxRelay, ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
 import { loadApp } from './load-app.ts';
 import { workflowEvents } from './workflow-events.ts';
 import { workflowRecorder } from './workflow-recorder.ts';
@@ -102,6 +102,8 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     },
   });
   const runStore = new SqlRunStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
+  // Emitted events on an event log outside the database (NATS) go through the outbox.
+  const outbox = new OutboxRelay({ database, events, logger, clock });
   // A match delivered by this process's matcher wakes a wait this process holds at once.
   const eventWaits: EventWaits = new EventWaits({ database, events, clock, logger, onDelivered: (w) => workflows.notify(w.ns, w.runId, w.signal) });
   const workflows = new WorkflowEngine({
@@ -111,7 +113,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     leaseMs: config.workflowLeaseMs,
     maxConcurrent: Math.max(1, config.workflowConcurrency),
     recorder: workflowRecorder(governance, database),
-    events: workflowEvents(events, eventWaits),
+    events: workflowEvents(events, eventWaits, outbox),
   });
   const schedules = new ScheduleStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
   const scheduler = new Scheduler({ database, engine: workflows, clock, logger });
@@ -163,6 +165,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       // Recovery: the worker's first claims take every run whose lease expired while no process held it.
       if (config.workflowConcurrency > 0) workflows.start();
       eventWaits.start();
+      if (!events.commitHooks) outbox.start();
       if (config.scheduler) scheduler.start();
       ready = true;
       logger.info({ url, database: database.location, eventLog: store.backend }, 'AIOS is ready');
@@ -190,6 +193,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
         // Steps in flight finish and their runs are released for another worker.
         await workflows.stop();
         await eventWaits.stop();
+        await outbox.stop();
         await events.close();
         await governance.close();
         await database.close();

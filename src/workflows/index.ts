@@ -38,3 +38,5 @@ export { CATCH_UP_POLICIES, MAX_CATCH_UP_LIMIT, OVERLAP_POLICIES, ScheduleStore,
 export type { CatchUpPolicy, CreateScheduleInput, CronSpec, OverlapPolicy, Schedule, SchedulePage, SchedulePatch, ScheduleStoreOptions, SchedulerOptions, TickResult } from './schedules/index.ts';
 export { EventWaits, compileMatch, eventSignalName, MAX_MATCH_LENGTH } from './event-waits/index.ts';
 export type { EventWaitInput, EventWaitsOptions, MatchableEvent } from './event-waits/index.ts';
+export { OutboxRelay } from './outbox/index.ts';
+export type { OutboxRelayOptions } from './outbox/index.ts';
