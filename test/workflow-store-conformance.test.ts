@@ -267,6 +267,8 @@ for (const backend of backends) {
       const runs = await claim('w1');
       // g0's lease moves to w2, so w1 is a zombie for it.
       await database.db.updateTable('aios_wf_runs').set({ epoch: 99, owner: 'w2' }).where('ns', '=', NS).where('id', '=', 'g0').execute();
+      // Started with the others, so it shares a batch with the zombie's write of the same seq: only the owner's lands.
+      const ownerWrite = store.appendJournal(NS, 'g0', 99, [{ seq: 1, kind: 'step', name: 'a', status: 'ok', result: 'owner' }]);
       const outcomes = await Promise.allSettled(
         runs.flatMap((r, i) => [
           store.appendJournal(NS, r.id, r.epoch, [{ seq: 1, kind: 'step', name: 'a', status: 'ok', result: i }], {
@@ -278,13 +280,14 @@ for (const backend of backends) {
           store.update(NS, r.id, r.epoch, { state: { i } }),
         ]),
       );
+      expect((await ownerWrite).map((e) => e.result)).toEqual(['owner']);
       const failed = outcomes.flatMap((o, k) => (o.status === 'rejected' ? [`${runs[k >> 1].id}:${k % 2 ? 'update' : 'append'}:${isAiosError(o.reason) ? o.reason.code : (o.reason as Error).message}`] : []));
       expect(failed.sort()).toEqual(['g0:append:AIOS_WF_LEASE_LOST', 'g0:update:AIOS_WF_LEASE_LOST', 'g1:append:g1 side effect failed']);
       for (const r of runs) {
         const journal = await store.journal(NS, r.id);
         const nodes = await lineage.graph(NS, `lin-${r.id}`).then((g) => g.nodes, () => []);
         if (r.id === 'g0' || r.id === 'g1') {
-          expect(journal).toEqual([]);
+          expect(journal.map((e) => e.result)).toEqual(r.id === 'g0' ? ['owner'] : []);
           expect(nodes).toEqual([]);
         } else {
           expect(journal.map((e) => e.result)).toEqual([runs.indexOf(r)]);

@@ -20,25 +20,20 @@ const ROWS_PER_INSERT = 500;
 export async function appendJournal(
   trx: Kysely<any>,
   flags: DialectFlags,
-  rows: readonly JournalRow[],
-  fenced: { ns: string; runId: string; epoch: number; now: number },
+  spec: AppendSpec,
   also?: (trx: Kysely<any>) => Promise<void>,
+  pre?: FenceOutcome,
 ): Promise<JournalRow[]> {
-  const { ns, runId, epoch, now } = fenced;
+  const { rows } = spec;
+  const { ns, runId, epoch, now } = spec.fenced;
   {
-    let inserted = 0;
-    let from = 0;
-    if (flags.name === 'postgres' && rows.length > 0) {
-      // Fence and first insert in one statement: one round trip per step instead of two.
-      const first = rows.slice(0, ROWS_PER_INSERT);
-      const r = await fencedInsertPostgres(trx, first, fenced);
-      if (!r.fenced) throw new IsolatedFailure(await leaseLost(trx, ns, runId, epoch));
-      inserted = r.inserted;
-      from = first.length;
-    } else {
-      await fence(trx, ns, runId, epoch, now);
-    }
-    for (let i = from; i < rows.length; i += ROWS_PER_INSERT) {
+    // PostgreSQL fences and inserts (the first chunk) in one statement, for the whole batch when
+    // the write batcher merged it (`pre`); SQLite fences with its own statement.
+    const done = pre ?? (flags.name === 'postgres' ? (await fenceAndInsertMany(trx, [spec]))[0] : undefined);
+    if (done && !done.fenced) throw new IsolatedFailure(await leaseLost(trx, ns, runId, epoch));
+    if (!done) await fence(trx, ns, runId, epoch, now);
+    let inserted = done?.inserted ?? 0;
+    for (let i = done?.from ?? 0; i < rows.length; i += ROWS_PER_INSERT) {
       const r = await trx
         .insertInto('aios_wf_journal')
         .values(rows.slice(i, i + ROWS_PER_INSERT))
@@ -67,26 +62,83 @@ export async function appendJournal(
   }
 }
 
+/** One journal append: the rows of one run, and the lease they are written under. */
+export interface AppendSpec {
+  readonly rows: readonly JournalRow[];
+  readonly fenced: { readonly ns: string; readonly runId: string; readonly epoch: number; readonly now: number };
+}
+
+/** What the merged fence-and-insert did for one append: `from` is how many of its rows it covered. */
+export interface FenceOutcome {
+  readonly fenced: boolean;
+  readonly inserted: number;
+  readonly from: number;
+}
+
+/** Bind parameters per merged statement, well under PostgreSQL's 65,535. */
+const MAX_PARAMS = 30_000;
+
 /**
- * PostgreSQL: the fence (`update aios_wf_runs ... where epoch = $epoch`, which takes the run's
- * row lock first, as `fence` does) and the insert-or-keep of the entries in one statement, through
- * data-modifying CTEs; the insert happens only if the fence matched.
+ * PostgreSQL: the fences of many appends (`update aios_wf_runs ... where epoch = ...`, which take
+ * the runs' row locks first, as `fence` does) and the insert-or-keep of their entries, in one
+ * statement per chunk through data-modifying CTEs: an entry is inserted only if its run's fence
+ * matched. One round trip for a whole group-commit batch instead of one or two per append.
  */
-async function fencedInsertPostgres(trx: Kysely<any>, rows: readonly JournalRow[], fenced: { ns: string; runId: string; epoch: number; now: number }): Promise<{ fenced: boolean; inserted: number }> {
-  const { ns, runId, epoch, now } = fenced;
-  const values = sql.join(
-    rows.map((r) => sql`(${r.ns}::text, ${r.run_id}::text, ${r.seq}::integer, ${r.kind}::text, ${r.name}::text, ${r.status}::text, ${r.result}::jsonb, ${r.error}::jsonb, ${r.created_at}::bigint)`),
-  );
-  const { rows: out } = await sql<{ fenced: number; inserted: number }>`
-    with f as (
-      update aios_wf_runs set updated_at = ${now} where ns = ${ns} and id = ${runId} and epoch = ${epoch} returning 1
-    ), i as (
+export async function fenceAndInsertMany(trx: Kysely<any>, specs: readonly AppendSpec[]): Promise<FenceOutcome[]> {
+  const out: FenceOutcome[] = [];
+  let chunk: AppendSpec[] = [];
+  let params = 0;
+  const flush = async () => {
+    if (chunk.length) out.push(...(await fenceAndInsertChunk(trx, chunk)));
+    chunk = [];
+    params = 0;
+  };
+  for (const spec of specs) {
+    const cost = 3 + 9 * Math.min(spec.rows.length, ROWS_PER_INSERT);
+    if (params + cost > MAX_PARAMS) await flush();
+    chunk.push(spec);
+    params += cost;
+  }
+  await flush();
+  return out;
+}
+
+async function fenceAndInsertChunk(trx: Kysely<any>, specs: readonly AppendSpec[]): Promise<FenceOutcome[]> {
+  const now = specs[0].fenced.now;
+  const keys = sql.join(specs.map((s) => sql`(${s.fenced.ns}::text, ${s.fenced.runId}::text, ${s.fenced.epoch}::bigint)`));
+  // Each row carries its append's epoch: two appends to one run in a batch (a zombie's and the
+  // owner's) are told apart, and only the one whose fence matched inserts.
+  const rows = specs.flatMap((s) => s.rows.slice(0, ROWS_PER_INSERT).map((r) => ({ r, epoch: s.fenced.epoch })));
+  const values = rows.length
+    ? sql.join(rows.map(({ r, epoch }) => sql`(${r.ns}::text, ${r.run_id}::text, ${epoch}::bigint, ${r.seq}::integer, ${r.kind}::text, ${r.name}::text, ${r.status}::text, ${r.result}::jsonb, ${r.error}::jsonb, ${r.created_at}::bigint)`))
+    : sql`(null::text, null::text, null::bigint, null::integer, null::text, null::text, null::text, null::jsonb, null::jsonb, null::bigint)`;
+  const { rows: found } = await sql<{ what: 'f' | 'i'; ns: string; id: string; epoch: number | null; seq: number | null }>`
+    with k(ns, id, epoch) as (values ${keys}),
+    f as (
+      update aios_wf_runs r set updated_at = ${now} from k
+      where r.ns = k.ns and r.id = k.id and r.epoch = k.epoch
+      returning r.ns, r.id, r.epoch
+    ), v(ns, run_id, epoch, seq, kind, name, status, result, error, created_at) as (values ${values}),
+    i as (
       insert into aios_wf_journal (ns, run_id, seq, kind, name, status, result, error, created_at)
-      select v.* from (values ${values}) as v(ns, run_id, seq, kind, name, status, result, error, created_at)
-      where exists (select 1 from f)
+      select v.ns, v.run_id, v.seq, v.kind, v.name, v.status, v.result, v.error, v.created_at
+      from v join f on f.ns = v.ns and f.id = v.run_id and f.epoch = v.epoch
       on conflict (ns, run_id, seq) do nothing
-      returning 1
+      returning ns, run_id, seq
     )
-    select (select count(*) from f)::integer as fenced, (select count(*) from i)::integer as inserted`.execute(trx);
-  return { fenced: out[0].fenced > 0, inserted: out[0].inserted };
+    select 'f' as what, ns, id, epoch, null::integer as seq from f
+    union all select 'i', ns, run_id, null::bigint, seq from i`.execute(trx);
+  const fenced = new Set<string>();
+  const inserted = new Set<string>();
+  for (const r of found) {
+    if (r.what === 'f') fenced.add(`${r.ns}\u0000${r.id}\u0000${r.epoch}`);
+    else inserted.add(`${r.ns}\u0000${r.id}\u0000${r.seq}`);
+  }
+  return specs.map((s) => {
+    const run = `${s.fenced.ns}\u0000${s.fenced.runId}`;
+    const ok = fenced.has(`${run}\u0000${s.fenced.epoch}`);
+    const covered = s.rows.slice(0, ROWS_PER_INSERT);
+    // Rows are attributed by seq; of two fenced appends to one run, the owner's are the inserted ones.
+    return { fenced: ok, inserted: ok ? covered.filter((r) => inserted.has(`${run}\u0000${r.seq}`)).length : 0, from: covered.length };
+  });
 }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
-import { appendJournal } from './append-journal.ts';
+import { appendJournal, fenceAndInsertMany, type AppendSpec, type FenceOutcome } from './append-journal.ts';
 import { claimRuns } from './claim-runs.ts';
 import { createRun } from './create-run.ts';
 import { listRuns } from './list-runs.ts';
@@ -29,7 +29,7 @@ import { retryRun } from './retry-run.ts';
 import { takeSignal } from './take-signal.ts';
 import { updateRun } from './update-run.ts';
 import { notifyWake, WakeListener, type Wake } from './wake-ups.ts';
-import { WriteBatcher } from './write-batcher.ts';
+import { WriteBatcher, type Merger } from './write-batcher.ts';
 
 export interface SqlRunStoreOptions {
   readonly database: Database;
@@ -37,7 +37,7 @@ export interface SqlRunStoreOptions {
   /** Largest input, result, error, state, output or signal payload, in bytes of UTF-8 JSON. Default 1 MiB. */
   readonly maxPayloadBytes?: number;
   readonly newId?: IdGenerator;
-  /** Transactions of fenced writes open at once on PostgreSQL (each holds a pooled connection). Default 8; SQLite always 1. */
+  /** Transactions of fenced writes open at once on PostgreSQL (each holds a pooled connection). Default 2: with a batch's appends merged into one statement, bigger batches beat more parallel ones (measured on 2 cores); SQLite always 1. */
   readonly writeLanes?: number;
 }
 
@@ -71,7 +71,9 @@ export class SqlRunStore implements RunStore {
     this.#clock = opts.clock ?? systemClock;
     this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#newId = opts.newId ?? uuidv7;
-    this.#writes = new WriteBatcher(this.#db, this.#flags.concurrentWriters ? (opts.writeLanes ?? 8) : 1);
+    // PostgreSQL merges the fences and inserts of a batch's journal appends into one statement.
+    const mergers: Record<string, Merger> = this.#flags.name === 'postgres' ? { append: (trx, specs) => fenceAndInsertMany(trx, specs as AppendSpec[]) } : {};
+    this.#writes = new WriteBatcher(this.#db, this.#flags.concurrentWriters ? (opts.writeLanes ?? 2) : 1, mergers);
   }
 
   async createRun(input: CreateRunInput, opts: ChangeOptions = {}): Promise<{ run: WorkflowRun; created: boolean }> {
@@ -214,7 +216,10 @@ export class SqlRunStore implements RunStore {
         created_at: now,
       };
     });
-    const stored = await this.#guard(() => this.#writes.run(`${ns}\u0000${runId}`, (trx) => appendJournal(trx, this.#flags, rows, { ns, runId, epoch, now }, opts.also)));
+    const spec: AppendSpec = { rows, fenced: { ns, runId, epoch, now } };
+    const stored = await this.#guard(() =>
+      this.#writes.run(`${ns}\u0000${runId}`, (trx, pre) => appendJournal(trx, this.#flags, spec, opts.also, pre as FenceOutcome | undefined), { group: 'append', data: spec }),
+    );
     return stored.map(toEntry);
   }
 

@@ -15,10 +15,24 @@ export class IsolatedFailure extends Error {
 }
 
 interface Queued {
-  readonly op: (trx: Kysely<any>) => Promise<unknown>;
+  readonly op: (trx: Kysely<any>, pre?: unknown) => Promise<unknown>;
+  readonly merge?: Merge;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: unknown) => void;
 }
+
+/** An operation's part that a merger can do for many operations in one statement. */
+export interface Merge {
+  readonly group: string;
+  readonly data: unknown;
+}
+
+/**
+ * Does the mergeable part of many operations of one group at once, inside the shared
+ * transaction, before any operation runs: one result (`pre`) per data, in order, handed to its
+ * operation. Throwing fails the whole transaction (each operation is then retried alone).
+ */
+export type Merger = (trx: Kysely<any>, datas: readonly unknown[]) => Promise<unknown[]>;
 
 /** Most operations committed in one transaction. */
 const MAX_BATCH = 256;
@@ -43,17 +57,23 @@ class Lane {
 export class WriteBatcher {
   readonly #db: Kysely<any>;
   readonly #lanes: Lane[];
+  readonly #mergers: Readonly<Record<string, Merger>>;
 
-  constructor(db: Kysely<any>, lanes = 1) {
+  constructor(db: Kysely<any>, lanes = 1, mergers: Readonly<Record<string, Merger>> = {}) {
     this.#db = db;
     this.#lanes = Array.from({ length: Math.max(1, lanes) }, () => new Lane());
+    this.#mergers = mergers;
   }
 
-  /** Runs `op` in a shared transaction of the lane of `key` (a run's ns and id). */
-  run<T>(key: string, op: (trx: Kysely<any>) => Promise<T>): Promise<T> {
+  /**
+   * Runs `op` in a shared transaction of the lane of `key` (a run's ns and id). With `merge`,
+   * its group's merger first does the mergeable part for every such operation of the batch, and
+   * `op` gets its result as `pre`.
+   */
+  run<T>(key: string, op: (trx: Kysely<any>, pre?: unknown) => Promise<T>, merge?: Merge): Promise<T> {
     const lane = this.#lanes.length === 1 ? this.#lanes[0] : this.#lanes[hash(key) % this.#lanes.length];
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      lane.queue.push({ op, ...(merge && this.#mergers[merge.group] ? { merge } : {}), resolve: resolve as (v: unknown) => void, reject });
       if (!lane.flushing) void this.#flush(lane);
     });
   }
@@ -77,9 +97,10 @@ export class WriteBatcher {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       await this.#db.transaction().execute(async (trx) => {
+        const pres = await this.#merged(trx, batch);
         for (const q of batch) {
           try {
-            outcomes.push({ ok: true, value: await q.op(trx) });
+            outcomes.push({ ok: true, value: await q.op(trx, pres.get(q)) });
           } catch (e) {
             if (!(e instanceof IsolatedFailure)) throw e;
             outcomes.push({ ok: false, error: e.cause });
@@ -97,9 +118,21 @@ export class WriteBatcher {
     return true;
   }
 
+  /** Runs each merge group's merger over its operations; their results by operation. */
+  async #merged(trx: Kysely<any>, batch: readonly Queued[]): Promise<Map<Queued, unknown>> {
+    const pres = new Map<Queued, unknown>();
+    const groups = new Map<string, Queued[]>();
+    for (const q of batch) if (q.merge) groups.set(q.merge.group, [...(groups.get(q.merge.group) ?? []), q]);
+    for (const [group, qs] of groups) {
+      const results = await this.#mergers[group](trx, qs.map((q) => q.merge!.data));
+      qs.forEach((q, i) => pres.set(q, results[i]));
+    }
+    return pres;
+  }
+
   async #alone(q: Queued): Promise<void> {
     try {
-      q.resolve(await this.#db.transaction().execute((trx) => q.op(trx)));
+      q.resolve(await this.#db.transaction().execute(async (trx) => q.op(trx, (await this.#merged(trx, [q])).get(q))));
     } catch (e) {
       q.reject(e instanceof IsolatedFailure ? e.cause : e);
     }
