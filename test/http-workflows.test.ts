@@ -115,6 +115,17 @@ describe('starting runs', () => {
     expect(runs).toHaveLength(1);
   });
 
+  it('takes the run id from an Idempotency-Key header too, and refuses one that differs from the body\'s or is not a valid id', async () => {
+    const post = (headers: Record<string, string>, body: Record<string, unknown>) => api({ method: 'POST', url: '/api/v1/workflows', headers, payload: body });
+    const first = await post({ 'idempotency-key': 'greet-by-header' }, { name: 'greet', version: '1', input: { who: 'dee' } });
+    expect(first.statusCode).toBe(201);
+    expect(first.json().id).toBe('greet-by-header');
+    expect((await post({ 'idempotency-key': 'greet-by-header' }, { name: 'greet', version: '1', input: { who: 'dee' } })).statusCode).toBe(200);
+    expect((await post({ 'idempotency-key': 'a' }, { name: 'greet', input: { who: 'x' }, id: 'b' })).json()).toMatchObject({ status: 400, code: 'AIOS_VALIDATION' });
+    expect((await post({ 'idempotency-key': 'no spaces please' }, { name: 'greet', input: { who: 'x' } })).json()).toMatchObject({ status: 400, code: 'AIOS_VALIDATION' });
+    expect((await api({ method: 'GET', url: '/api/v1/workflows/b' })).statusCode).toBe(404);
+  });
+
   it('pins the highest registered version by default, or the one asked for', async () => {
     expect((await start({ name: 'greet', input: { who: 'cy' } })).json().version).toBe('2');
     const defs = await api({ method: 'GET', url: '/api/v1/workflows/definitions' });

@@ -6,7 +6,7 @@ import type { WorkflowRun } from '../../workflows/index.ts';
 import { actorOf } from '../guard.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { ProblemSchema } from './shared.ts';
-import { HistoryOut, ReasonBody, RunListQuery, RunOut, RunParams, RunSummaryOut, SignalParams, StartBody, historyOut, runOut, runSummaryOut, timeParam } from './workflow-schemas.ts';
+import { HistoryOut, RUN_ID_PATTERN, ReasonBody, RunListQuery, RunOut, RunParams, RunSummaryOut, SignalParams, StartBody, historyOut, runOut, runSummaryOut, timeParam } from './workflow-schemas.ts';
 
 /** Who asked, as the engine records it ('user:ana', 'service:gateway'), like 'schedule:<id>' for a schedule's runs. */
 export function requesterOf(req: FastifyRequest): string {
@@ -37,6 +37,8 @@ export function workflowRoutes(deps: ServerDeps): FastifyPluginAsync {
     const engine = deps.workflows;
 
     /** The run, or a 404 that reads the same whether it is absent or in another namespace. */
+    const runIdPattern = new RegExp(RUN_ID_PATTERN);
+
     async function runOf(ns: string, id: string): Promise<WorkflowRun> {
       const run = await engine.getRun(ns, id);
       if (!run) throw new AiosError('AIOS_NOT_FOUND', `no workflow run ${id} in this namespace`);
@@ -49,7 +51,7 @@ export function workflowRoutes(deps: ServerDeps): FastifyPluginAsync {
         config: { action: 'workflows:start' },
         schema: {
           tags: ['workflows'],
-          summary: 'Start a workflow run (idempotent by id: an existing id answers 200 with that run)',
+          summary: 'Start a workflow run (idempotent by id, or by the Idempotency-Key header: an existing id answers 200 with that run)',
           description:
             'The run is pinned to `version` or the highest registered version of `name`, and continues the request\'s lineage id. ' +
             '404 for a workflow or version not registered here, 400 for an input its schema refuses, 409 when `id` names a run of another workflow or input.',
@@ -58,7 +60,17 @@ export function workflowRoutes(deps: ServerDeps): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        const { name, input, id, version } = req.body;
+        const { name, input, version } = req.body;
+        // The API convention for writes: an `Idempotency-Key` header names the run when the body does not.
+        const header = req.headers['idempotency-key'];
+        const key = typeof header === 'string' && header !== '' ? header : undefined;
+        if (key !== undefined && req.body.id !== undefined && key !== req.body.id) {
+          throw new AiosError('AIOS_VALIDATION', 'the Idempotency-Key header and the body\'s id differ; send one, or the same in both', { errors: [{ path: '/body/id', message: 'differs from the Idempotency-Key header' }] });
+        }
+        if (key !== undefined && !runIdPattern.test(key)) {
+          throw new AiosError('AIOS_VALIDATION', `the Idempotency-Key header is not a valid run id (it must match ${RUN_ID_PATTERN})`, { errors: [{ path: '/headers/idempotency-key', message: `must match ${RUN_ID_PATTERN}` }] });
+        }
+        const id = req.body.id ?? key;
         if (id !== undefined && reservedRunId(id)) {
           throw new AiosError('AIOS_VALIDATION', `run id "${id}" is reserved: "definitions", "sched:..." and "...:child:..." name runs AIOS starts itself`, { errors: [{ path: '/body/id', message: 'is reserved' }] });
         }
