@@ -5,7 +5,8 @@ export { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTime
 export type { CancelInfo } from './errors.ts';
 export { Saga } from './saga.ts';
 export type { CompensationRunner, SagaStepOptions } from './saga.ts';
-export { compareVersions, MISSING_VERSION_BACKOFF_MS, WorkflowEngine } from './workflow-engine.ts';
+export { MISSING_VERSION_BACKOFF_MS, WorkflowEngine } from './workflow-engine.ts';
+export { compareVersions } from './registry.ts';
 export type { CancelOptions, SignalOptions, StartRunOptions, TerminateOptions, WorkflowEngineOptions } from './workflow-engine.ts';
 export type { RunChange, RunRecorder } from './recorder.ts';
 export type { EmitEvent, EmitResult, EventResult, EventWaitRecord, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';

@@ -1,14 +1,12 @@
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { AiosError, isAiosError, uuidv7, type Clock, type Logger } from '../../core/index.ts';
 import { isTerminal, type ChangeOptions, type JournalEntry, type ListRunsOptions, type RunPage, type RunError, type RunPatch, type RunStore, type WorkflowRun } from '../store/run-store.ts';
 import type { WorkflowDefinition } from './define.ts';
+import { DefinitionRegistry, type DefEntry } from './registry.ts';
 import { NonDeterminismError, type CancelInfo } from './errors.ts';
 import type { RunChange, RunRecorder } from './recorder.ts';
 import type { WorkflowEventPort } from './event-port.ts';
 import { CANCEL_SIGNAL, childSignal, Execution, toError, type ChildOutcome, type ExecutionHost } from './execution.ts';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export interface WorkflowEngineOptions {
   readonly store: RunStore;
@@ -63,25 +61,6 @@ export interface StartRunOptions {
 /** How long a run whose pinned version is not registered on this worker waits before it is claimable again. Default 30 s. */
 export const MISSING_VERSION_BACKOFF_MS = 30_000;
 
-/**
- * Orders workflow versions: as numbers when both are integers ('2' < '10'), otherwise by plain
- * string (UTF-16 code unit) order ('1.10' < '1.9'). Negative, zero or positive, like a sort comparator.
- */
-export function compareVersions(a: string, b: string): number {
-  const int = /^-?\d+$/;
-  if (int.test(a) && int.test(b)) {
-    const x = BigInt(a);
-    const y = BigInt(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-interface DefEntry {
-  readonly def: WorkflowDefinition;
-  readonly validate?: ValidateFunction;
-}
-
 const key = (ns: string, id: string): string => `${ns}\u0000${id}`;
 
 /**
@@ -107,9 +86,8 @@ export class WorkflowEngine {
   readonly #recorder?: RunRecorder;
   readonly #host: ExecutionHost;
   /** name -> version -> definition: every registered version is kept, runs execute the one they are pinned to. */
-  readonly #defs = new Map<string, Map<string, DefEntry>>();
+  readonly #defs = new DefinitionRegistry();
   readonly #active = new Map<string, Execution>();
-  readonly #ajv: Ajv;
   #running = false;
   #draining = false;
   #loopDone?: Promise<void>;
@@ -130,8 +108,6 @@ export class WorkflowEngine {
     this.#maxConcurrent = opts.maxConcurrent ?? 100;
     const holdMs = opts.holdMs ?? 30_000;
     this.#recorder = opts.recorder;
-    this.#ajv = new Ajv({ strict: false, allErrors: true });
-    addFormats(this.#ajv);
     this.#host = {
       store: this.#store,
       clock: this.#clock,
@@ -163,25 +139,13 @@ export class WorkflowEngine {
    * later deploy), never failed.
    */
   register(...defs: WorkflowDefinition[]): this {
-    for (const def of defs) {
-      let validate: ValidateFunction | undefined;
-      if (def.inputSchema) {
-        try {
-          validate = this.#ajv.compile(def.inputSchema);
-        } catch (e) {
-          throw new AiosError('AIOS_CONFIG_INVALID', `the input schema of workflow "${def.name}" is not a valid JSON Schema: ${(e as Error).message}`);
-        }
-      }
-      let versions = this.#defs.get(def.name);
-      if (!versions) this.#defs.set(def.name, (versions = new Map()));
-      versions.set(def.version, { def, validate });
-    }
+    for (const def of defs) this.#defs.add(def);
     return this;
   }
 
   /** The registered versions of a name, lowest first. */
   versions(name: string): string[] {
-    return [...(this.#defs.get(name)?.keys() ?? [])].sort(compareVersions);
+    return this.#defs.versions(name);
   }
 
   /**
@@ -200,7 +164,7 @@ export class WorkflowEngine {
 
   /** The registered workflows: each name with its versions, lowest first. */
   definitions(): { name: string; versions: string[] }[] {
-    return [...this.#defs.keys()].sort().map((name) => ({ name, versions: this.versions(name) }));
+    return this.#defs.list();
   }
 
   /**
@@ -223,26 +187,13 @@ export class WorkflowEngine {
    * AIOS_VALIDATION, as `startRun` would throw. Returns the version a run would be pinned to.
    */
   validateInput(name: string, input: unknown, version?: string): string {
-    return this.#entry(name, input, version).def.version;
-  }
-
-  #entry(name: string, input: unknown, version?: string): DefEntry {
-    const versions = this.#defs.get(name);
-    if (!versions) throw new AiosError('AIOS_NOT_FOUND', `no workflow named "${name}" is registered on this engine; registered: ${[...this.#defs.keys()].join(', ') || 'none'}`);
-    const v = version ?? this.versions(name).at(-1)!;
-    const entry = versions.get(v);
-    if (!entry) throw new AiosError('AIOS_NOT_FOUND', `workflow "${name}" has no version "${v}" registered on this engine; registered: ${this.versions(name).join(', ')}`);
-    if (entry.validate && !entry.validate(input)) {
-      const errors = (entry.validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'is invalid' }));
-      throw new AiosError('AIOS_VALIDATION', `the input does not match the schema of workflow "${name}": ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
-    }
-    return entry;
+    return this.#defs.resolve(name, input, version).def.version;
   }
 
   async #createRun(ns: string, name: string, input: unknown, opts: StartRunOptions & { parent?: WorkflowRun }): Promise<{ run: WorkflowRun; created: boolean }> {
     let entry: DefEntry;
     try {
-      entry = this.#entry(name, input, opts.version);
+      entry = this.#defs.resolve(name, input, opts.version);
     } catch (e) {
       // A retried start returns the stored run even after a deploy changed the input schema.
       const existing = opts.id !== undefined ? await this.#store.getRun(ns, opts.id) : undefined;
@@ -465,7 +416,7 @@ export class WorkflowEngine {
     let exec: Execution | undefined;
     let def: WorkflowDefinition | undefined;
     try {
-      def = this.#defs.get(run.name)?.get(run.version)?.def;
+      def = this.#defs.get(run.name, run.version);
       if (!def) {
         await this.#releaseWithoutCode(run);
         return;
