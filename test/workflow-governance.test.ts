@@ -72,6 +72,15 @@ for (const backend of backends) {
       const failed = (await governance.lineage.graph(NS, bad.lineageId)).nodes.find((n) => n.name === 'order-parts');
       expect(failed?.attrs).toMatchObject({ status: 'error', error: 'SUPPLIER_DOWN', workflow: 'inspect' });
       expect((await governance.verifyAudit()).ok).toBe(true);
+
+      // The same story in the engine's Prometheus metrics.
+      const text = await t.aios.metrics.metrics();
+      const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line + ' '))?.split(' ').at(-1));
+      expect(value('aios_workflow_runs_started_total{workflow="inspect"}')).toBe(3);
+      for (const status of ['completed', 'failed', 'cancelled']) expect(value(`aios_workflow_runs_ended_total{workflow="inspect",status="${status}"}`), status).toBe(1);
+      expect(value('aios_workflow_steps_total{workflow="inspect",status="ok"}')).toBe(6); // read x3, score x2, report x1
+      expect(value('aios_workflow_steps_total{workflow="inspect",status="error"}')).toBe(1);
+      expect(value('aios_workflow_run_seconds_count{workflow="inspect",status="completed"}')).toBe(1);
     });
   });
 }

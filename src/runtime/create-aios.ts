@@ -114,6 +114,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     maxConcurrent: Math.max(1, config.workflowConcurrency),
     recorder: workflowRecorder(governance, database),
     events: workflowEvents(events, eventWaits, outbox),
+    metrics,
   });
   const schedules = new ScheduleStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
   const scheduler = new Scheduler({ database, engine: workflows, clock, logger });

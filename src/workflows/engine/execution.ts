@@ -6,6 +6,7 @@ import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowD
 import { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
 import type { EmitEvent, EmitResult, EventResult, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';
 import type { RunRecorder } from './recorder.ts';
+import type { WorkflowMetrics } from './workflow-metrics.ts';
 import { Saga } from './saga.ts';
 
 /** The reserved signal `engine.cancel` stores the reason in, so that any process that observes the cancel can journal it. */
@@ -34,6 +35,7 @@ export interface ExecutionHost {
   readonly recorder?: RunRecorder;
   /** The event log, for emits and event waits. */
   readonly events?: WorkflowEventPort;
+  readonly metrics?: WorkflowMetrics;
   /** The engine is stopping: finish the current step, then let the run go. */
   draining(): boolean;
   busyChanged(): void;
@@ -152,6 +154,7 @@ export class Execution implements WorkflowContext {
         const outbox = prepared.length && port ? async (trx: Kysely<any>) => void (await port.appendIn(trx, prepared)) : undefined;
         const [stored] = await this.#append([{ seq, kind: 'step', name, status: 'ok', result: outcome.value }], outbox);
         if (outbox) port!.committed(prepared);
+        this.#host.metrics?.step(this.run.name, 'ok');
         return stored.result as T;
       }
       const err = toError(outcome.error);
@@ -161,6 +164,7 @@ export class Execution implements WorkflowContext {
         const code = (err as { code?: unknown }).code;
         const error = { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), retryable: false };
         const [stored] = await this.#append([{ seq, kind: 'step', name, status: 'error', error }]);
+        this.#host.metrics?.step(this.run.name, 'error');
         throw new StepError(stored.error?.name ?? err.name, stored.error?.message ?? err.message, stored.error?.code);
       }
       this.#host.logger.warn({ ns: this.ns, runId: this.runId, step: name, attempt, err: err.message }, 'workflow step failed; retrying');

@@ -5,6 +5,8 @@ import { DefinitionRegistry, type DefEntry } from './registry.ts';
 import { NonDeterminismError, type CancelInfo } from './errors.ts';
 import type { RunChange, RunRecorder } from './recorder.ts';
 import type { WorkflowEventPort } from './event-port.ts';
+import type { Registry } from 'prom-client';
+import { WorkflowMetrics } from './workflow-metrics.ts';
 import { CANCEL_SIGNAL, childSignal, Execution, toError, type ChildOutcome, type ExecutionHost } from './execution.ts';
 
 
@@ -26,6 +28,8 @@ export interface WorkflowEngineOptions {
   readonly recorder?: RunRecorder;
   /** The event log, for `ctx.emit` and `ctx.waitForEvent`; both refuse without it. */
   readonly events?: WorkflowEventPort;
+  /** Prometheus registry for the engine's metrics (runs started and ended, steps, run duration). */
+  readonly metrics?: Registry;
 }
 
 export interface SignalOptions {
@@ -84,6 +88,7 @@ export class WorkflowEngine {
   readonly #pollMs: number;
   readonly #maxConcurrent: number;
   readonly #recorder?: RunRecorder;
+  readonly #metrics?: WorkflowMetrics;
   readonly #host: ExecutionHost;
   /** name -> version -> definition: every registered version is kept, runs execute the one they are pinned to. */
   readonly #defs = new DefinitionRegistry();
@@ -108,6 +113,7 @@ export class WorkflowEngine {
     this.#maxConcurrent = opts.maxConcurrent ?? 100;
     const holdMs = opts.holdMs ?? 30_000;
     this.#recorder = opts.recorder;
+    this.#metrics = opts.metrics ? new WorkflowMetrics(opts.metrics, () => this.#active.size) : undefined;
     this.#host = {
       store: this.#store,
       clock: this.#clock,
@@ -115,6 +121,7 @@ export class WorkflowEngine {
       holdMs,
       ...(opts.recorder ? { recorder: opts.recorder } : {}),
       ...(opts.events ? { events: opts.events } : {}),
+      ...(this.#metrics ? { metrics: this.#metrics } : {}),
       draining: () => this.#draining,
       busyChanged: () => this.#checkIdle(),
       detach: (exec) => {
@@ -212,6 +219,7 @@ export class WorkflowEngine {
       ...(parent ? { parent: { ns: parent.ns, id: parent.id }, lineageId: parent.lineageId } : {}),
     }, this.#changed((run) => ({ kind: 'started', by: run.createdBy, detail: { version: run.version } })));
     this.#wake();
+    if (created.created) this.#metrics?.started(name);
     return created;
   }
 
@@ -496,6 +504,7 @@ export class WorkflowEngine {
     const recorder = this.#recorder;
     const end = { status: patch.status, ...(patch.error ? { error: patch.error } : {}) };
     await this.#store.update(ns, runId, epoch, patch, recorder ? { also: (trx) => recorder.runEnded(trx, run, end) } : {});
+    if (patch.status) this.#metrics?.ended(run.name, patch.status, (this.#clock.now() - run.createdAt) / 1000);
   }
 
   /** Sends a child's end to its parent as the `aios.child:<id>` signal; a finished or missing parent is skipped. */
