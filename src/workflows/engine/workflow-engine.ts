@@ -366,7 +366,7 @@ export class WorkflowEngine {
   async drain(): Promise<void> {
     for (;;) {
       await this.#whenIdle();
-      if ((await this.#claimOnce()) === 0) {
+      if ((await this.#claimOnce()).claimed === 0) {
         await this.#whenIdle();
         return;
       }
@@ -382,8 +382,10 @@ export class WorkflowEngine {
     const beat = Math.max(1, Math.min(this.#pollMs, Math.floor(this.#leaseMs / 3)));
     while (this.#running) {
       try {
-        // claim() heartbeats first, so a full engine still heartbeats every `beat`.
-        if ((await this.#claimOnce()) > 0) continue;
+        // claim() heartbeats first, so a full engine still heartbeats every `beat`. A claim that
+        // filled the room may have left runnable runs behind: claim again at once. One that did
+        // not took everything runnable; new work wakes the loop (in-process or by notification).
+        if ((await this.#claimOnce()).full) continue;
       } catch (e) {
         this.#logger.error({ err: e, workerId: this.workerId }, 'workflow worker loop failed; retrying');
       }
@@ -408,15 +410,16 @@ export class WorkflowEngine {
     this.#kick?.();
   }
 
-  async #claimOnce(): Promise<number> {
+  /** Claims what there is room for; `full` when the claim filled the room (more may be runnable). */
+  async #claimOnce(): Promise<{ claimed: number; full: boolean }> {
     const room = this.#maxConcurrent - this.#active.size;
     if (room <= 0) {
       await this.#store.heartbeat(this.workerId);
-      return 0;
+      return { claimed: 0, full: false };
     }
     const runs = await this.#store.claim(this.workerId, { leaseMs: this.#leaseMs, limit: room });
     for (const run of runs) void this.#execute(run);
-    return runs.length;
+    return { claimed: runs.length, full: runs.length >= room };
   }
 
   async #execute(run: WorkflowRun): Promise<void> {

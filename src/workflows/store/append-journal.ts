@@ -5,7 +5,7 @@ import { IsolatedFailure } from './write-batcher.ts';
 import { journalColumns, type JournalRow } from './run-rows.ts';
 
 /** 500 rows x 9 columns stays well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters. */
-const ROWS_PER_INSERT = 500;
+export const ROWS_PER_INSERT = 500;
 
 /**
  * Records journal entries inside `trx` (the write batcher's transaction): fence, `insert ... on conflict (ns, run_id, seq)

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
-import { appendJournal, fenceAndInsertMany, type AppendSpec, type FenceOutcome } from './append-journal.ts';
+import { appendJournal, fenceAndInsertMany, ROWS_PER_INSERT, type AppendSpec, type FenceOutcome } from './append-journal.ts';
 import { claimRuns } from './claim-runs.ts';
 import { createRun } from './create-run.ts';
 import { listRuns } from './list-runs.ts';
@@ -61,6 +61,8 @@ export class SqlRunStore implements RunStore {
   /** When this store last heartbeated each worker (claim skips a heartbeat younger than a quarter lease). */
   readonly #beats = new Map<string, number>();
   #lookPending = false;
+  /** Marks this store's wake-up hints, so its own listener skips them (its engine woke in memory). */
+  readonly #origin = uuidv7();
   /** Journal appends, run updates and signal takes of all runs share commits. */
   readonly #writes: WriteBatcher;
 
@@ -167,7 +169,7 @@ export class SqlRunStore implements RunStore {
    */
   listen(logger: Logger, onWake: (w: Wake) => void): (() => Promise<void>) | undefined {
     if (!this.#flags.listenNotify) return undefined;
-    const listener = new WakeListener(this.#database, logger, onWake);
+    const listener = new WakeListener(this.#database, logger, onWake, this.#origin);
     void listener.start();
     return () => listener.close();
   }
@@ -184,11 +186,11 @@ export class SqlRunStore implements RunStore {
       this.#lookPending = true;
       setTimeout(() => {
         this.#lookPending = false;
-        void notifyWake(this.#db, { ns: '', id: '' }).catch(() => undefined);
+        void notifyWake(this.#db, { ns: '', id: '' }, this.#origin).catch(() => undefined);
       }, 2).unref();
       return;
     }
-    await notifyWake(this.#db, wake).catch(() => undefined);
+    await notifyWake(this.#db, wake, this.#origin).catch(() => undefined);
   }
 
   async journal(ns: string, runId: string): Promise<JournalEntry[]> {
@@ -218,7 +220,11 @@ export class SqlRunStore implements RunStore {
     });
     const spec: AppendSpec = { rows, fenced: { ns, runId, epoch, now } };
     const stored = await this.#guard(() =>
-      this.#writes.run(`${ns}\u0000${runId}`, (trx, pre) => appendJournal(trx, this.#flags, spec, opts.also, pre as FenceOutcome | undefined), { group: 'append', data: spec }),
+      this.#writes.run(`${ns}\u0000${runId}`, (trx, pre) => appendJournal(trx, this.#flags, spec, opts.also, pre as FenceOutcome | undefined), {
+        merge: { group: 'append', data: spec },
+        // PostgreSQL writes a plain append in one statement (the merged fence and insert).
+        autocommit: this.#flags.name === 'postgres' && !opts.also && rows.length <= ROWS_PER_INSERT,
+      }),
     );
     return stored.map(toEntry);
   }
@@ -237,7 +243,10 @@ export class SqlRunStore implements RunStore {
     if (patch.state !== undefined) set.state = encodePayload(patch.state, this.#limit, `the state of ${what}`);
     if (patch.wakeAt !== undefined && set.wake_at === undefined) set.wake_at = patch.wakeAt;
     if (patch.owner === null) set.owner = null;
-    const row = await this.#guard(() => this.#writes.run(`${ns}\u0000${runId}`, (trx) => updateRun(trx, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true, opts.also)));
+    const single = this.#flags.name === 'postgres' && !opts.also && set.owner !== null; // a release may take a second statement
+    const row = await this.#guard(() =>
+      this.#writes.run(`${ns}\u0000${runId}`, (trx) => updateRun(trx, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true, opts.also), { autocommit: single }),
+    );
     return toRun(row);
   }
 

@@ -18,8 +18,8 @@ export interface Wake {
  * that spares workers the wait for their next poll (polling stays the guarantee). PostgreSQL
  * only (`flags.listenNotify`): SQLite's single process is woken in memory.
  */
-export async function notifyWake(db: Kysely<any>, wake: Wake): Promise<void> {
-  await sql`select pg_notify(${WAKE_CHANNEL}, ${JSON.stringify([wake.ns, wake.id, wake.signal ?? null])})`.execute(db);
+export async function notifyWake(db: Kysely<any>, wake: Wake, origin: string | null = null): Promise<void> {
+  await sql`select pg_notify(${WAKE_CHANNEL}, ${JSON.stringify([wake.ns, wake.id, wake.signal ?? null, origin])})`.execute(db);
 }
 
 /**
@@ -35,7 +35,11 @@ export class WakeListener {
   #closed = false;
   #retry?: NodeJS.Timeout;
 
-  constructor(database: Database, logger: Logger, onWake: (w: Wake) => void) {
+  readonly #origin: string | undefined;
+
+  /** `origin`: the sender id of this process's own hints, which it already acted on in memory and skips. */
+  constructor(database: Database, logger: Logger, onWake: (w: Wake) => void, origin?: string) {
+    this.#origin = origin;
     this.#database = database;
     this.#logger = logger;
     this.#onWake = onWake;
@@ -48,7 +52,8 @@ export class WakeListener {
     client.on('notification', (n) => {
       if (n.channel !== WAKE_CHANNEL || !n.payload) return;
       try {
-        const [ns, id, signal] = JSON.parse(n.payload) as [string, string, string | null];
+        const [ns, id, signal, origin] = JSON.parse(n.payload) as [string, string, string | null, string | null];
+        if (origin && origin === this.#origin) return;
         this.#onWake({ ns, id, ...(signal ? { signal } : {}) });
       } catch {
         // not ours

@@ -17,6 +17,7 @@ export class IsolatedFailure extends Error {
 interface Queued {
   readonly op: (trx: Kysely<any>, pre?: unknown) => Promise<unknown>;
   readonly merge?: Merge;
+  readonly autocommit?: boolean;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -68,12 +69,15 @@ export class WriteBatcher {
   /**
    * Runs `op` in a shared transaction of the lane of `key` (a run's ns and id). With `merge`,
    * its group's merger first does the mergeable part for every such operation of the batch, and
-   * `op` gets its result as `pre`.
+   * `op` gets its result as `pre`. With `autocommit`, an operation that finds no batch to join
+   * runs without BEGIN and COMMIT (two round trips fewer): only for one whose writes are a
+   * single statement, atomic by itself.
    */
-  run<T>(key: string, op: (trx: Kysely<any>, pre?: unknown) => Promise<T>, merge?: Merge): Promise<T> {
+  run<T>(key: string, op: (trx: Kysely<any>, pre?: unknown) => Promise<T>, opts: { merge?: Merge; autocommit?: boolean } = {}): Promise<T> {
     const lane = this.#lanes.length === 1 ? this.#lanes[0] : this.#lanes[hash(key) % this.#lanes.length];
+    const merge = opts.merge && this.#mergers[opts.merge.group] ? opts.merge : undefined;
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ op, ...(merge && this.#mergers[merge.group] ? { merge } : {}), resolve: resolve as (v: unknown) => void, reject });
+      lane.queue.push({ op, ...(merge ? { merge } : {}), ...(opts.autocommit ? { autocommit: true } : {}), resolve: resolve as (v: unknown) => void, reject });
       if (!lane.flushing) void this.#flush(lane);
     });
   }
@@ -132,7 +136,8 @@ export class WriteBatcher {
 
   async #alone(q: Queued): Promise<void> {
     try {
-      q.resolve(await this.#db.transaction().execute(async (trx) => q.op(trx, (await this.#merged(trx, [q])).get(q))));
+      const run = async (db: Kysely<any>) => q.op(db, (await this.#merged(db, [q])).get(q));
+      q.resolve(await (q.autocommit ? run(this.#db) : this.#db.transaction().execute(run)));
     } catch (e) {
       q.reject(e instanceof IsolatedFailure ? e.cause : e);
     }
