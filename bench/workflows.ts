@@ -21,9 +21,9 @@ import { createLogger, systemClock } from '../src/core/index.ts';
 import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
 import { SqlRunStore, WorkflowEngine, defineWorkflow, isTerminal, type RunPatch, type WorkflowRun } from '../src/workflows/index.ts';
 import { freshPgSchema, pgAvailable, randomName } from '../test/support/services.ts';
-import { percentile, report, round } from './_report.ts';
+import { report, round } from './_report.ts';
 import { concurrencies, noteLoad, runPeers, warmupFor, workflowsFor, WORKLOADS, type PeerRow } from './peers/compare.ts';
-import { drive, stepsOf, type Workload } from './peers/workload.ts';
+import { measure, stepsOf, type Workload } from './peers/workload.ts';
 
 const quick = process.argv.includes('--quick');
 const withPeers = !process.argv.includes('--no-peers');
@@ -106,37 +106,18 @@ async function benchCase(backend: Backend, database: Database, workload: Workloa
   const store = new ObservedRunStore({ database, clock: systemClock });
   const engine = new WorkflowEngine({ store, clock: systemClock, logger: createLogger({ level: 'warn' }), pollMs: POLL_MS, maxConcurrent: maxConcurrentFor(concurrency) });
   engine.register(...DEFINITIONS).start();
-  const steps = stepsOf(workload);
-  const name = `bench-${steps}-step`;
+  const name = `bench-${stepsOf(workload)}-step`;
   const workflows = workflowsFor(workload, concurrency, quick);
-  const warmup = warmupFor(workflows, concurrency);
   const prefix = randomName('wf-');
-  let offset = 0;
   // The client names each run, as the peers' clients do (DBOS workflowID, Restate's key): an idempotent start.
   const runOne = async (seq: number, input: number): Promise<number> => {
-    const id = `${prefix}-${offset + seq}`;
+    const id = `${prefix}-${seq}`;
     const ended = store.whenEnded(NS, id);
     await engine.startRun(NS, name, input, { id });
     return (await ended).output as number;
   };
   try {
-    await drive(warmup, concurrency, steps, runOne);
-    offset = warmup;
-    const { seconds, latencies } = await drive(workflows, concurrency, steps, runOne);
-    const workflowsPerSec = workflows / seconds;
-    return {
-      system: 'aios',
-      backend,
-      workload,
-      concurrency,
-      workflows,
-      steps,
-      seconds: round(seconds),
-      workflowsPerSec: Math.round(workflowsPerSec),
-      stepsPerSec: Math.round(workflowsPerSec * steps),
-      p50Ms: round(percentile(latencies, 50)),
-      p99Ms: round(percentile(latencies, 99)),
-    };
+    return await measure('aios', backend, { workload, workflows, concurrency, warmup: warmupFor(workflows, concurrency) }, runOne);
   } finally {
     await engine.stop();
   }

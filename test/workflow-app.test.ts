@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AIOS_BIN, freePort, startAiosProcess, type AiosProcess } from './support/child.ts';
+import { until } from './support/until.ts';
 
 /**
  * The two ways user code reaches AIOS, run for real as the README shows them: an app module
@@ -23,14 +24,6 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('aios start --app', () => {
   it('registers the module\'s workflows; a run waits for the engineer, then opens a work order and emits it', async () => {

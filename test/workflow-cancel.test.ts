@@ -13,17 +13,11 @@ import {
   type WorkflowDefinition,
 } from '../src/workflows/index.ts';
 import { useWorkflowFiles } from './support/workflow-files.ts';
+import { until } from './support/until.ts';
 
 const NS = 'plant-a';
 const logger = createLogger({ level: 'silent' });
 
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const kinds = (h: { kind: string; name: string }[]) => h.map((e) => `${e.kind}:${e.name}`);
 

@@ -8,7 +8,8 @@ import { FaultRunStore, type StepTrace } from './support/fault-run-store.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { startSideEffectService, type SideEffectService } from './support/side-effects.ts';
 import { useTempDirs } from './support/temp-dirs.ts';
-import { killWorker, readLog, stopWorker, until, useWorkers } from './support/workers.ts';
+import { killWorker, readLog, stopWorker, useWorkers } from './support/workers.ts';
+import { until } from './support/until.ts';
 
 /**
  * Several worker processes on one PostgreSQL schema: runs spread over them and move between
@@ -84,14 +85,14 @@ describe('a cluster of workflow workers on PostgreSQL', () => {
         await Promise.all(batch.map((b) => store.createRun({ ns: NS, id: b.id, name: b.name, version: '1', input: {}, createdBy: 'test' })));
         ids.push(...batch);
       }
-      await until(async () => (await count(database, 'completed')) >= RUNS * 0.3, 60_000, '30% completed');
+      await until(async () => (await count(database, 'completed')) >= RUNS * 0.3, '30% completed', 60_000);
       const victim = ws[1];
       expect(await killWorker(victim)).toBe('SIGKILL');
       const killedAt = Date.now();
       // What the dead worker held: nobody may touch these until its lease expires.
       const held = (await database.db.selectFrom('aios_wf_runs').select('id').where('owner', '=', victim.workerId).where('status', 'in', ['running', 'waiting']).execute()) as { id: string }[];
       expect(held.length, 'the victim held no run when it was killed').toBeGreaterThan(0);
-      await until(async () => (await count(database, 'completed')) === RUNS, 120_000, 'all runs completed');
+      await until(async () => (await count(database, 'completed')) === RUNS, 'all runs completed', 120_000);
       for (const w of [ws[0], ws[2]]) expect(await stopWorker(w), w.output.join('')).toBe(0);
 
       // Every run completed with the results the service gave, each journal holds its shape once.
@@ -178,12 +179,12 @@ describe('a cluster of workflow workers on PostgreSQL', () => {
       const b = new WorkflowEngine({ ...opts, store: new SqlRunStore({ database: dbB, clock: systemClock }), workerId: 'zombie-b' }).register(wfB);
       engines.push(b);
       b.start();
-      await until(async () => (await b.getRun('zombie', run.id))?.status === 'completed', 15_000, 'B completes the run');
+      await until(async () => (await b.getRun('zombie', run.id))?.status === 'completed', 'B completes the run', 15_000);
       const done = (await b.getRun('zombie', run.id))!;
       expect(done.epoch).toBeGreaterThan(epochA);
 
       gate.resolve(); // the zombie wakes up and tries to record its result
-      await until(() => tracesA.length > 0, 10_000, "A's late append");
+      await until(() => tracesA.length > 0, "A's late append", 10_000);
       expect(tracesA).toEqual([expect.objectContaining({ run: run.id, name: 'charge', epoch: epochA, committed: false, error: 'AIOS_WF_LEASE_LOST' })]);
       const journal = await b.history('zombie', run.id);
       expect(journal.map((e) => [e.kind, e.name, e.result])).toEqual([['step', 'charge', { by: 'B', value: 1 }]]);

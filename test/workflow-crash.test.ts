@@ -8,7 +8,8 @@ import { FAULT_POINTS, type FaultPoint } from './support/fault-run-store.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { startSideEffectService, type SideEffectService } from './support/side-effects.ts';
 import { useTempDirs } from './support/temp-dirs.ts';
-import { killWorker, readLog, stopWorker, until, useWorkers, type WorkerProcess } from './support/workers.ts';
+import { killWorker, readLog, stopWorker, useWorkers, type WorkerProcess } from './support/workers.ts';
+import { until } from './support/until.ts';
 
 /**
  * Once and only once across kill -9. Worker processes run 20-step workflows (each step calls an
@@ -115,7 +116,7 @@ describe('workflows survive kill -9 at every commit boundary', () => {
       await last.loaded;
       last.go();
       await killWorker(spares.shift()!);
-      await until(async () => (await unfinished()) === 0, 60_000, 'all runs finished');
+      await until(async () => (await unfinished()) === 0, 'all runs finished', 60_000);
       expect(await stopWorker(last), last.output.join('')).toBe(0);
       stopSignaller = true;
       await signaller;

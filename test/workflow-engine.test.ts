@@ -15,6 +15,7 @@ import {
   type TestWorkflowEnv,
   type WorkflowDefinition,
 } from '../src/workflows/index.ts';
+import { until } from './support/until.ts';
 
 const NS = 'plant-a';
 const DAY = 24 * 3600_000;
@@ -28,13 +29,6 @@ async function codeOf(p: Promise<unknown>): Promise<ErrorCode | unknown> {
   return isAiosError(err) ? err.code : err;
 }
 
-async function until(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let env: TestWorkflowEnv | undefined;
 afterEach(async () => {

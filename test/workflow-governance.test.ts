@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TerminalError, defineWorkflow } from '../src/workflows/index.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
+import { until } from './support/until.ts';
 
 /**
  * Workflows through createAios: every run's lifecycle in the audit trail (with who did it), a
@@ -18,13 +19,6 @@ const inspect = defineWorkflow('inspect', { version: '1' }, async (ctx, input: {
   return ctx.step('report', () => `report for ${input.asset}`);
 });
 
-async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const pg = await pgAvailable();
 const backends = [{ name: 'sqlite', available: true }, { name: 'postgres', available: pg }];

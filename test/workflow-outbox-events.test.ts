@@ -8,6 +8,7 @@ import { createLogger } from '../src/core/index.ts';
 import { NATS_URL, freshPgSchema, natsAvailable, pgAvailable, randomName } from './support/services.ts';
 import { sqlBackends } from './support/sql-backends.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
+import { until } from './support/until.ts';
 
 /**
  * The transactional outbox (`ctx.emit`, a step's `emit`) and event waits (`ctx.waitForEvent`)
@@ -51,14 +52,6 @@ const badMatch = defineWorkflow('bad-match', { version: '1' }, async (ctx) => {
   }
 });
 
-async function until<T>(fn: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const pg = await pgAvailable();
 

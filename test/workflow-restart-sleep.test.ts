@@ -5,7 +5,8 @@ import { createDatabase, migrate } from '../src/storage/index.ts';
 import { SqlRunStore } from '../src/workflows/index.ts';
 import { startSideEffectService } from './support/side-effects.ts';
 import { useTempDirs } from './support/temp-dirs.ts';
-import { killWorker, stopWorker, until, useWorkers } from './support/workers.ts';
+import { killWorker, stopWorker, useWorkers } from './support/workers.ts';
+import { until } from './support/until.ts';
 
 /**
  * A durable timer on the real clock survives kill -9: a run sleeps 2 s, its worker process is
@@ -38,8 +39,8 @@ describe('a 2 s sleep survives a process restart', () => {
         await first.ready;
         const { run } = await store.createRun({ ns: NS, id: 'sleep-1', name: 'sleep2s', version: '1', input: { ms: SLEEP_MS }, createdBy: 'test' });
         const held = mode.holdMs > SLEEP_MS;
-        await until(async () => (await store.journal(NS, run.id)).some((e) => e.kind === 'sleep'), 15_000, 'the sleep is journaled');
-        if (!held) await until(async () => (await store.getRun(NS, run.id))?.status === 'waiting', 15_000, 'the run is released');
+        await until(async () => (await store.journal(NS, run.id)).some((e) => e.kind === 'sleep'), 'the sleep is journaled', 15_000);
+        if (!held) await until(async () => (await store.getRun(NS, run.id))?.status === 'waiting', 'the run is released', 15_000);
         const before = (await store.getRun(NS, run.id))!;
         expect(await killWorker(first)).toBe('SIGKILL');
         const killedAt = Date.now();
@@ -55,7 +56,7 @@ describe('a 2 s sleep survives a process restart', () => {
 
         const second = workers.spawn({ ...common, workerId: 'sleeper-2' });
         await second.ready;
-        await until(async () => (await store.getRun(NS, run.id))?.status === 'completed', 20_000, 'the run completes');
+        await until(async () => (await store.getRun(NS, run.id))?.status === 'completed', 'the run completes', 20_000);
         expect(await stopWorker(second), second.output.join('')).toBe(0);
 
         const done = (await store.getRun(NS, run.id))!;

@@ -12,6 +12,7 @@ import {
   type TestWorkflowEnv,
 } from '../src/workflows/index.ts';
 import { useWorkflowFiles } from './support/workflow-files.ts';
+import { until } from './support/until.ts';
 
 const NS = 'plant-a';
 const logger = createLogger({ level: 'silent' });
@@ -142,13 +143,6 @@ describe('version pinning', () => {
 
 const DAY = 24 * 3600_000;
 
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('child runs on the test kit (virtual clock, SQLite)', () => {
   const child = defineWorkflow('child', { version: '1' }, async (ctx, input: { n: number }) => {

@@ -3,6 +3,7 @@ import { createLogger, systemClock } from '../src/core/index.ts';
 import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
 import { SqlRunStore, WorkflowEngine, defineWorkflow } from '../src/workflows/index.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { until } from './support/until.ts';
 
 /**
  * LISTEN/NOTIFY wake-ups on PostgreSQL: a worker whose poll is an hour away still claims a run
@@ -14,13 +15,6 @@ const pg = await pgAvailable();
 const HOUR = 3_600_000;
 const logger = createLogger({ level: 'silent' });
 
-async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 750; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe.skipIf(!pg)('workflow wake-ups across processes (PostgreSQL LISTEN/NOTIFY)', () => {
   let schema: { url: string; drop(): Promise<void> };

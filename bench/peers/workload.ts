@@ -66,13 +66,13 @@ export async function drive(count: number, concurrency: number, steps: number, r
   return { seconds, latencies };
 }
 
-/** Warm-up, then the measured batch; returns the figures in the shape of every peer's result. */
-export async function measure(
-  system: PeerResult['system'],
-  backend: PeerResult['backend'],
+/** Warm-up, then the measured batch; returns the figures in the shape every result shares (AIOS's too). */
+export async function measure<S extends string, B extends string>(
+  system: S,
+  backend: B,
   opts: PeerOptions,
   runOne: (seq: number, input: number) => Promise<number>,
-): Promise<PeerResult> {
+): Promise<Omit<PeerResult, 'system' | 'backend'> & { system: S; backend: B }> {
   const steps = stepsOf(opts.workload);
   const warmup = opts.warmup ?? Math.max(20, 2 * opts.concurrency);
   let offset = 0;

@@ -30,13 +30,13 @@ export type {
   Signal,
   WorkflowRun,
 } from './store/run-store.ts';
-export { CancelledError, ChildRunError, childSignal, compareVersions, defineWorkflow, isWorkflowDefinition, MISSING_VERSION_BACKOFF_MS, DEFAULT_RETRY, NonDeterminismError, Saga, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
+export { CancelledError, ChildRunError, childSignal, eventSignal, RESERVED_SIGNAL_PREFIX, compareVersions, defineWorkflow, isWorkflowDefinition, MISSING_VERSION_BACKOFF_MS, DEFAULT_RETRY, NonDeterminismError, Saga, StepError, StepTimeoutError, TerminalError, WorkflowEngine } from './engine/index.ts';
 export type { EmitEvent, EmitResult, EventResult, EventWaitRecord, MatchedEvent, PreparedEmit, WorkflowEventPort, RunChange, RunRecorder, SignalOptions, CancelInfo, CancelOptions, ChildOutcome, StartChildOptions, CompensationRunner, RetryPolicy, SagaStepOptions, SignalResult, StartRunOptions, TerminateOptions, StepInfo, StepOptions, WorkflowContext, WorkflowDefinition, WorkflowEngineOptions, WorkflowOptions } from './engine/index.ts';
 export { createTestWorkflowEnv } from './testing/index.ts';
 export type { TestWorkflowEnv, TestWorkflowEnvOptions } from './testing/index.ts';
 export { CATCH_UP_POLICIES, MAX_CATCH_UP_LIMIT, OVERLAP_POLICIES, ScheduleStore, Scheduler, compileCron, scheduleRunId } from './schedules/index.ts';
 export type { CatchUpPolicy, CreateScheduleInput, CronSpec, OverlapPolicy, Schedule, SchedulePage, SchedulePatch, ScheduleStoreOptions, SchedulerOptions, TickResult } from './schedules/index.ts';
-export { EventWaits, compileMatch, eventSignalName, MAX_MATCH_LENGTH } from './event-waits/index.ts';
+export { EventWaits, compileMatch, MAX_MATCH_LENGTH } from './event-waits/index.ts';
 export type { EventWaitInput, EventWaitsOptions, MatchableEvent } from './event-waits/index.ts';
 export { OutboxRelay } from './outbox/index.ts';
 export type { OutboxRelayOptions } from './outbox/index.ts';

@@ -116,11 +116,3 @@ export function readLog<T = Record<string, unknown>>(file: string): T[] {
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as T);
 }
-
-export async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

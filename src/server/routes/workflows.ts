@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError } from '../../core/index.ts';
-import type { WorkflowRun } from '../../workflows/index.ts';
+import { RESERVED_SIGNAL_PREFIX, type WorkflowRun } from '../../workflows/index.ts';
 import { actorOf } from '../guard.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { ProblemSchema } from './shared.ts';
@@ -24,7 +24,7 @@ function reservedRunId(id: string): boolean {
 }
 
 /** Signal names the engine uses itself (cancel, a child's end). */
-const isReservedSignal = (name: string) => name.toLowerCase().startsWith('aios.');
+const isReservedSignal = (name: string) => name.toLowerCase().startsWith(RESERVED_SIGNAL_PREFIX);
 
 /** Cancel and terminate take an optional body: no body means no reason. */
 async function noBodyIsEmpty(req: { body: unknown }): Promise<void> {

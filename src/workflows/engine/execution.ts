@@ -1,29 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AiosError, isAiosError, type Clock, type Logger } from '../../core/index.ts';
-import type { JournalEntry, JournalEntryInput, RunError, RunPatch, RunStatus, RunStore, WorkflowRun } from '../store/run-store.ts';
+import type { JournalEntry, JournalEntryInput, RunPatch, RunStore, WorkflowRun } from '../store/run-store.ts';
+import { setTimer, toError } from './timers.ts';
 import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowDefinition, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
 import { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
 import type { EmitEvent, EmitResult, EventResult, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';
 import type { RunRecorder } from './recorder.ts';
 import type { WorkflowMetrics } from './workflow-metrics.ts';
 import { Saga } from './saga.ts';
-
-/** The reserved signal `engine.cancel` stores the reason in, so that any process that observes the cancel can journal it. */
-export const CANCEL_SIGNAL = 'aios.cancel';
-
-/** The reserved signal a child run's end is sent to its parent in: `aios.child:<childId>`, payload a ChildOutcome. */
-export const childSignal = (childId: string): string => `aios.child:${childId}`;
-
-/** The reserved signal an event wait's match is delivered in: `aios.event:<wait position>`. */
-export const eventSignal = (seq: number): string => `aios.event:${seq}`;
-
-/** The payload of a child's end signal. */
-export interface ChildOutcome {
-  readonly status: RunStatus;
-  readonly output?: unknown;
-  readonly error?: RunError;
-}
+import { CANCEL_SIGNAL, childSignal, eventSignal, type ChildOutcome } from './signals.ts';
 
 /** What an execution needs from the engine that holds it. */
 export interface ExecutionHost {
@@ -597,16 +583,4 @@ export class Execution implements WorkflowContext {
     this.busy = busy;
     this.#host.busyChanged();
   }
-}
-
-/** A timer on the injected clock; clocks without timers fall back to setTimeout on their time. */
-export function setTimer(clock: Clock, atMs: number, fn: () => void): () => void {
-  if (clock.setTimer) return clock.setTimer(atMs, fn);
-  const t = setTimeout(fn, Math.max(0, atMs - clock.now()));
-  return () => clearTimeout(t);
-}
-
-export function toError(e: unknown): Error {
-  if (e instanceof Error) return e;
-  return new AiosError('AIOS_INTERNAL', `a non-Error value was thrown: ${String(e)}`);
 }

@@ -10,6 +10,5 @@ export { compareVersions } from './registry.ts';
 export type { CancelOptions, SignalOptions, StartRunOptions, TerminateOptions, WorkflowEngineOptions } from './workflow-engine.ts';
 export type { RunChange, RunRecorder } from './recorder.ts';
 export type { EmitEvent, EmitResult, EventResult, EventWaitRecord, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';
-export { eventSignal } from './execution.ts';
-export { childSignal } from './execution.ts';
-export type { ChildOutcome } from './execution.ts';
+export { CANCEL_SIGNAL, childSignal, eventSignal, RESERVED_SIGNAL_PREFIX } from './signals.ts';
+export type { ChildOutcome } from './signals.ts';

@@ -7,7 +7,9 @@ import type { RunChange, RunRecorder } from './recorder.ts';
 import type { WorkflowEventPort } from './event-port.ts';
 import type { Registry } from 'prom-client';
 import { WorkflowMetrics } from './workflow-metrics.ts';
-import { CANCEL_SIGNAL, childSignal, Execution, toError, type ChildOutcome, type ExecutionHost } from './execution.ts';
+import { Execution, type ExecutionHost } from './execution.ts';
+import { CANCEL_SIGNAL, childSignal, RESERVED_SIGNAL_PREFIX, type ChildOutcome } from './signals.ts';
+import { toError } from './timers.ts';
 
 
 export interface WorkflowEngineOptions {
@@ -267,13 +269,13 @@ export class WorkflowEngine {
 
   /** Stores a signal; a wait for it in this process wakes at once, a released run is woken by the store. */
   async signal(ns: string, id: string, name: string, payload?: unknown, opts: SignalOptions = {}): Promise<{ seq: number }> {
-    if (typeof name !== 'string' || name.startsWith('aios.')) throw new AiosError('AIOS_BAD_REQUEST', `signal names starting with "aios." are reserved for the engine; got "${name}"`);
+    if (typeof name !== 'string' || name.startsWith(RESERVED_SIGNAL_PREFIX)) throw new AiosError('AIOS_BAD_REQUEST', `signal names starting with "${RESERVED_SIGNAL_PREFIX}" are reserved for the engine; got "${name}"`);
     return this.#signal(ns, id, name, payload, opts);
   }
 
   async #signal(ns: string, id: string, name: string, payload?: unknown, opts: SignalOptions = {}): Promise<{ seq: number }> {
     // The engine's own signals (a child's end) are journaled by the run that takes them, not audited.
-    const audited = name.startsWith('aios.') ? {} : this.#changed(() => ({ kind: 'signalled', by: opts.by ?? 'system', detail: { signal: name } }));
+    const audited = name.startsWith(RESERVED_SIGNAL_PREFIX) ? {} : this.#changed(() => ({ kind: 'signalled', by: opts.by ?? 'system', detail: { signal: name } }));
     const r = await this.#store.signal(ns, id, name, payload, audited);
     this.#active.get(key(ns, id))?.notify(name);
     this.#wake();

@@ -1,19 +1,10 @@
 import { celEnv, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import { AiosError } from '../../core/index.ts';
+import type { MatchedEvent } from '../engine/event-port.ts';
 
-/** What a match expression sees as `event`: a stored event of the log, with its topic. */
-export interface MatchableEvent {
-  readonly id: string;
-  readonly topic: string;
-  readonly key: string | null;
-  readonly partition: number;
-  readonly offset: number;
-  /** Epoch ms. */
-  readonly time: number;
-  readonly data: unknown;
-  readonly headers: Readonly<Record<string, string>>;
-}
+/** What a match expression sees as `event`: a stored event of the log, with its topic (what the wait gets back). */
+export type MatchableEvent = MatchedEvent;
 
 /** An event converted once to CEL values, to test against many compiled expressions. */
 export type CelEvent = Map<string, CelInput>;

@@ -2,18 +2,14 @@ import type { Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
 import { insertLockedSignal, lockRun } from '../store/send-signal.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
-
-/** The reserved signal that resumes the wait at journal position `seq`. */
-export function eventSignalName(seq: number): string {
-  return `aios.event:${seq}`;
-}
+import { eventSignal } from '../engine/signals.ts';
 
 /**
  * Delivers a matched event to its wait, once, in one transaction:
  *   1. lock the run row (as sendSignal does; the engine takes it first too, so no lock cycle);
  *   2. delete the wait row: zero rows means another matcher delivered it, or the engine
  *      cancelled it, since we read it, so nothing more is written;
- *   3. if the run still takes signals, store `aios.event:<seq>` with the event as payload and
+ *   3. if the run still takes signals, store `aios.event:<seq>` (`eventSignal`) with the event as payload and
  *      wake the run if it is released and waiting (insertLockedSignal).
  * Several matchers on one PostgreSQL database race only at step 2, and exactly one wins.
  * A crash before the commit leaves the row, so the next tick delivers again: exactly once.
@@ -31,7 +27,7 @@ export async function deliverEvent(
     const deleted = await trx.deleteFrom('aios_wf_event_waits').where('ns', '=', ns).where('run_id', '=', runId).where('seq', '=', seq).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) return false;
     if (!run || isTerminal(run.status as RunStatus)) return false;
-    await insertLockedSignal(trx, flags, { ns, runId, name: eventSignalName(seq), payload }, run, now);
+    await insertLockedSignal(trx, flags, { ns, runId, name: eventSignal(seq), payload }, run, now);
     return true;
   });
 }

@@ -4,7 +4,9 @@ import type { EventLog, StoredEvent, Topic } from '../../events/index.ts';
 import type { Database } from '../../storage/index.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
 import { compileCel, toCelEvent, type CelEvent } from './cel.ts';
-import { deliverEvent, eventSignalName } from './deliver-event.ts';
+import { eventSignal } from '../engine/signals.ts';
+import type { EventWaitRecord } from '../engine/event-port.ts';
+import { deliverEvent } from './deliver-event.ts';
 import { scanWait } from './scan-wait.ts';
 import { advanceWaits, deleteRunWaits, deleteWait, insertWait, loadWaits, type Positions, type WaitKey, type WaitRow } from './wait-rows.ts';
 
@@ -23,19 +25,8 @@ export interface EventWaitsOptions {
   readonly onDelivered?: (wait: { ns: string; runId: string; signal: string }) => void;
 }
 
-/** A wait as the engine records it, in the journal transaction of `ctx.waitForEvent`. */
-export interface EventWaitInput {
-  readonly ns: string;
-  readonly runId: string;
-  /** The wait's journal position; the match arrives as the signal `aios.event:<seq>`. */
-  readonly seq: number;
-  readonly topic: string;
-  readonly match: string;
-  /** Epoch ms, or null for no timeout. */
-  readonly deadline: number | null;
-  /** From `position()`, taken before the wait's transaction. */
-  readonly after: Positions;
-}
+/** A wait as the engine records it, in the journal transaction of `ctx.waitForEvent` (`after`: from `position()`). */
+export type EventWaitInput = EventWaitRecord;
 
 /** Waits this long past their deadline were abandoned (the engine cancels timed-out waits). */
 const STALE_AFTER_DEADLINE_MS = 60_000;
@@ -223,7 +214,7 @@ export class EventWaits {
     const event = { id: e.id, topic: e.topic, key: e.key, partition: e.partition, offset: e.offset, time: e.time, data: e.data, headers: e.headers };
     try {
       const delivered = await deliverEvent(this.#db, this.#database.flags, w, JSON.stringify({ event }), this.#clock.now());
-      if (delivered) this.#onDelivered?.({ ns: w.ns, runId: w.runId, signal: eventSignalName(w.seq) });
+      if (delivered) this.#onDelivered?.({ ns: w.ns, runId: w.runId, signal: eventSignal(w.seq) });
       return delivered;
     } catch (err) {
       // A deadlock victim or a lost connection: the row is still there, the next tick retries.

@@ -13,5 +13,4 @@ export { EventWaits } from './event-waits.ts';
 export type { EventWaitInput, EventWaitsOptions } from './event-waits.ts';
 export { compileMatch, MAX_MATCH_LENGTH } from './cel.ts';
 export type { MatchableEvent } from './cel.ts';
-export { eventSignalName } from './deliver-event.ts';
 export type { Positions } from './wait-rows.ts';

@@ -27,9 +27,9 @@ export async function appendJournal(
   const { rows } = spec;
   const { ns, runId, epoch, now } = spec.fenced;
   {
-    // PostgreSQL fences and inserts (the first chunk) in one statement, for the whole batch when
-    // the write batcher merged it (`pre`); SQLite fences with its own statement.
-    const done = pre ?? (flags.name === 'postgres' ? (await fenceAndInsertMany(trx, [spec]))[0] : undefined);
+    // On PostgreSQL the write batcher has already fenced and inserted (the first chunk of) every
+    // append of the batch in one statement (`pre`, from fenceAndInsertMany); otherwise fence here.
+    const done = pre;
     if (done && !done.fenced) throw new IsolatedFailure(await leaseLost(trx, ns, runId, epoch));
     if (!done) await fence(trx, ns, runId, epoch, now);
     let inserted = done?.inserted ?? 0;

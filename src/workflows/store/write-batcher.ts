@@ -126,7 +126,12 @@ export class WriteBatcher {
   async #merged(trx: Kysely<any>, batch: readonly Queued[]): Promise<Map<Queued, unknown>> {
     const pres = new Map<Queued, unknown>();
     const groups = new Map<string, Queued[]>();
-    for (const q of batch) if (q.merge) groups.set(q.merge.group, [...(groups.get(q.merge.group) ?? []), q]);
+    for (const q of batch) {
+      if (!q.merge) continue;
+      const group = groups.get(q.merge.group);
+      if (group) group.push(q);
+      else groups.set(q.merge.group, [q]);
+    }
     for (const [group, qs] of groups) {
       const results = await this.#mergers[group](trx, qs.map((q) => q.merge!.data));
       qs.forEach((q, i) => pres.set(q, results[i]));
