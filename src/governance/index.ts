@@ -1,6 +1,6 @@
 export { createGovernance } from './governance.ts';
 export type { Governance, GovernanceOptions } from './governance.ts';
-export { ROLES, SYSTEM_PRINCIPAL } from './principal.ts';
+export { GRANTABLE_ROLES, ROLES, SYSTEM_PRINCIPAL, grantProblem, isReservedPrincipalId, principalIdProblem, qualifiedId } from './principal.ts';
 export type { AuthMethod, Principal, Role } from './principal.ts';
 export { ACTIONS, ACTION_GROUPS, RESOURCE_TYPES, isAction } from './authz/actions.ts';
 export type { Action, ActionGroup, ActionSpec, ResourceType } from './authz/actions.ts';

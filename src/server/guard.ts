@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
-import { AiosError, uuidv7, type Logger } from '../core/index.ts';
-import { ACTIONS, isValidLineageId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { ALL_NAMESPACES, AiosError, namespaceProblem, uuidv7, type Logger } from '../core/index.ts';
+import { ACTIONS, isValidLineageId, qualifiedId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
 
 export const NAMESPACE_HEADER = 'x-aios-namespace';
@@ -63,10 +63,24 @@ function defaultResource(action: Action, req: FastifyRequest, ns: string): Resou
   return { type, id: id ?? ns, namespace: ns };
 }
 
+/** The audit actor of a principal, named by its `qualifiedId` (namespace and id, e.g. `plant-a/ana`). */
 export function actorOf(p: Principal | undefined): AuditActor {
   if (!p) return { type: 'anonymous', id: 'anonymous', authMethod: 'none', keyId: null };
-  return { type: p.authMethod === 'system' ? 'system' : p.type, id: p.id, authMethod: p.authMethod, keyId: p.keyId ?? null };
+  return { type: p.authMethod === 'system' ? 'system' : p.type, id: qualifiedId(p), authMethod: p.authMethod, keyId: p.keyId ?? null };
 }
+
+/**
+ * The namespace the request names, undefined when it names none; an AIOS_NAMESPACE_INVALID
+ * error when the header is not a namespace name (or `*`), before anything is looked up or written.
+ */
+function askedNamespace(req: FastifyRequest): string | undefined {
+  const header = req.headers[NAMESPACE_HEADER];
+  if (header === undefined || header === '') return undefined;
+  const problem = typeof header === 'string' ? (header === ALL_NAMESPACES ? undefined : namespaceProblem(header)) : 'must be given once';
+  if (problem) throw new AiosError('AIOS_NAMESPACE_INVALID', `the ${NAMESPACE_HEADER} header ${problem}`, { errors: [{ path: `headers/${NAMESPACE_HEADER}`, message: problem }] });
+  return header as string;
+}
+
 
 function traceIdOf(req: FastifyRequest): string | null {
   const tp = req.headers.traceparent;
@@ -93,8 +107,8 @@ export function auditInput(req: FastifyRequest, outcome: 'success' | 'failure' |
   return {
     ns: extra.ns ?? a?.ns ?? 'default',
     actor: actorOf(extra.principal ?? a?.principal),
-    action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
-    resource: resource ? `${resource.type}:${resource.id}` : `route:${req.url.split('?')[0]}`,
+    action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? 'unmatched'}`,
+    resource: resource ? `${resource.type}:${resource.id}` : `route:${req.routeOptions.url ?? 'unmatched'}`,
     outcome,
     error,
     requestId: req.id,
@@ -110,10 +124,10 @@ const DISABLED: AuthzDecision = Object.freeze({ allowed: true, policySetHash: 'a
 const ANONYMOUS_ADMIN: Principal = Object.freeze({ type: 'user', id: 'anonymous', namespace: '*', roles: ['admin'], authMethod: 'none' });
 
 /**
- * The gate in front of every route, run in `onRequest` (before the body is read):
- * lineage id, authentication (401), namespace, rate limits (429), authorization (403).
- * Denials (401, 403) are audited; so is every write once it has answered (`onSend`), with the
- * hashes of its input and output, before the answer leaves.
+ * The gate in front of every route, run in `onRequest` (before the body is read): lineage id
+ * and namespace header (400), authentication (401), rate limits (429), namespace (403),
+ * authorization (403). Denials (401, 403) are audited; so is every write once it has answered
+ * (`onSend`), with the hashes of its input and output, before the answer leaves.
  */
 export function createGuard(deps: GuardDeps) {
   const decisions = new Counter({
@@ -149,8 +163,12 @@ export function createGuard(deps: GuardDeps) {
       reply.header(LINEAGE_HEADER, req.lineageId);
       if (isPublicPath(req.url)) return;
       const action = req.routeOptions.config?.action;
-      const header = req.headers[NAMESPACE_HEADER];
-      const asked = typeof header === 'string' && header.length ? header : undefined;
+      let asked: string | undefined;
+      try {
+        asked = askedNamespace(req);
+      } catch (e) {
+        return sendProblem(reply, toAiosError(e), req);
+      }
 
       if (!deps.enabled) {
         const ns = asked ?? 'default';
@@ -165,14 +183,17 @@ export function createGuard(deps: GuardDeps) {
         return deny(req, reply, toAiosError(e), { ns: asked ?? 'default' });
       }
       if (!action) return; // no such route: the 404 handler answers, to authenticated callers only
-      if (principal.namespace !== '*' && asked !== undefined && asked !== principal.namespace) {
-        return deny(req, reply, new AiosError('AIOS_AUTH_FORBIDDEN', `this principal acts only in namespace "${principal.namespace}"`), { principal, ns: principal.namespace });
-      }
-      const ns = principal.namespace === '*' ? (asked ?? 'default') : principal.namespace;
+      // A namespaced principal is counted in its own namespace, whichever one it names.
+      const ns = principal.namespace === ALL_NAMESPACES ? (asked ?? 'default') : principal.namespace;
       try {
         await deps.rateLimits.consume(principal, ns);
       } catch (e) {
         return sendProblem(reply, toAiosError(e), req);
+      }
+      if (principal.namespace !== ALL_NAMESPACES && asked !== undefined && asked !== principal.namespace) {
+        // Recorded in the principal's own trail, where its admins look: the namespace named is the resource.
+        const e = new AiosError('AIOS_AUTH_FORBIDDEN', `this principal acts only in namespace "${principal.namespace}"`);
+        return deny(req, reply, e, { principal, ns: principal.namespace, action, resource: { type: 'Namespace', id: asked, namespace: asked } });
       }
       const config = req.routeOptions.config;
       const resource = config.resource ? config.resource(req, ns) : defaultResource(action, req, ns);

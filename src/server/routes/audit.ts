@@ -26,7 +26,7 @@ const AuditOut = Type.Object({
 });
 
 const Filter = Type.Object({
-  actor: Type.Optional(Type.String({ maxLength: 200, description: 'principal id' })),
+  actor: Type.Optional(Type.String({ maxLength: 300, description: 'principal, by namespace and id: plant-a/ana, */admin, or anonymous' })),
   action: Type.Optional(Type.String({ maxLength: 100 })),
   resource: Type.Optional(Type.String({ maxLength: 300, description: '<type>:<id>, e.g. Topic:vibration' })),
   from: Type.Optional(Type.String({ description: 'RFC 3339, inclusive' })),
