@@ -29,7 +29,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 // No background work: no worker executes runs (nor heartbeats) and no scheduler fires, so every
 // change between two snapshots comes from the request under test.
-const t = await startTestAios({ bodyLimitBytes: BODY_LIMIT, rateLimitPrincipal: 0, rateLimitNamespace: 0, workflowConcurrency: 0, scheduler: 0 });
+// Every failed authentication comes from one address: no limit of failures, so each answers 401.
+const t = await startTestAios({ bodyLimitBytes: BODY_LIMIT, rateLimitPrincipal: 0, rateLimitNamespace: 0, authFailureLimit: 0, workflowConcurrency: 0, scheduler: 0 });
 afterAll(() => t.cleanup());
 
 const sqlite = t.aios.database.sqlite;

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   AIOS_AUTH_FORBIDDEN: { status: 403, title: 'The principal is not allowed to do this' },
   AIOS_AUTH_RATE_LIMITED: { status: 429, title: 'Too many requests from this principal or namespace; retry after the given delay', retryable: true },
   AIOS_AUTH_KEY_INVALID: { status: 400, title: 'The API key request is invalid' },
+  AIOS_AUTH_FAILURES_LIMITED: { status: 429, title: 'Too many failed authentications from this client address; retry after the given delay', retryable: true },
   AIOS_NAMESPACE_INVALID: { status: 400, title: 'The namespace is not a valid namespace name' },
   AIOS_POLICY_INVALID: { status: 400, title: 'The policy set does not parse or does not validate against the Cedar schema' },
   AIOS_AUDIT_APPEND_ONLY: { status: 409, title: 'Audit records are never updated or deleted' },

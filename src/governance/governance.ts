@@ -8,6 +8,7 @@ import { CedarEngine } from './authz/cedar-engine.ts';
 import type { PolicyEngine } from './authz/policy-engine.ts';
 import { PolicyStore } from './authz/policy-store.ts';
 import { ApiKeyStore } from './identity/api-key-store.ts';
+import { AuthFailures } from './identity/auth-failures.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { OidcVerifier } from './identity/oidc.ts';
 import { RateLimits } from './identity/rate-limits.ts';
@@ -31,6 +32,8 @@ export interface Governance {
   readonly authorizer: Authorizer;
   readonly policies: PolicyStore;
   readonly rateLimits: RateLimits;
+  /** Failed authentications: counted per client address, audited under `aios-system`, aggregated. */
+  readonly authFailures: AuthFailures;
   readonly audit: AuditTrail;
   readonly lineage: LineageStore;
   readonly secrets: SecretStore;
@@ -84,12 +87,14 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     checkpointIntervalMs: config.auditCheckpointIntervalMs,
   });
   const adminKeyFile = join(config.dataDir, 'admin.key');
+  const authFailures = new AuthFailures({ audit, clock, logger, limit: config.authFailureLimit, windowMs: config.authFailureWindowMs });
   return {
     keys,
     authenticator: new Authenticator({ keys, oidc: oidcFrom(config), clock }),
     authorizer,
     policies,
     rateLimits: new RateLimits({ database, perPrincipal: config.rateLimitPrincipal, perNamespace: config.rateLimitNamespace }),
+    authFailures,
     audit,
     lineage: new LineageStore({ database, clock }),
     secrets: new SecretStore({ database, clock, keyring: loadMasterKeys({ dataDir: config.dataDir, env }), audit }),
@@ -113,6 +118,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     },
     async close() {
       policies.stop();
+      await authFailures.close();
       await audit.close();
     },
   };

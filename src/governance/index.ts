@@ -17,6 +17,8 @@ export { Authenticator } from './identity/authenticator.ts';
 export { OidcVerifier } from './identity/oidc.ts';
 export type { OidcOptions } from './identity/oidc.ts';
 export { RateLimits } from './identity/rate-limits.ts';
+export { AuthFailures, clientOf } from './identity/auth-failures.ts';
+export type { AuthFailureOptions, AuthFailureOutcome, FailedAuthentication } from './identity/auth-failures.ts';
 export * from './audit/index.ts';
 export * from './lineage/index.ts';
 export * from './secrets/index.ts';

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { ALL_NAMESPACES, AiosError, namespaceProblem, uuidv7, type Logger } from '../core/index.ts';
-import { ACTIONS, isValidLineageId, qualifiedId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { ACTIONS, isValidLineageId, qualifiedId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
 
 export const NAMESPACE_HEADER = 'x-aios-namespace';
@@ -45,6 +45,7 @@ export interface GuardDeps {
   readonly authenticator: Authenticator;
   readonly authorizer: Authorizer;
   readonly rateLimits: RateLimits;
+  readonly authFailures: AuthFailures;
   readonly audit: AuditRecorder;
   readonly logger: Logger;
   readonly metrics: Registry;
@@ -81,6 +82,8 @@ function askedNamespace(req: FastifyRequest): string | undefined {
   return header as string;
 }
 
+// The request id is the client's own when it sends x-request-id: kept in a record only when it is plain.
+const PLAIN_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 function traceIdOf(req: FastifyRequest): string | null {
   const tp = req.headers.traceparent;
@@ -125,8 +128,9 @@ const ANONYMOUS_ADMIN: Principal = Object.freeze({ type: 'user', id: 'anonymous'
 
 /**
  * The gate in front of every route, run in `onRequest` (before the body is read): lineage id
- * and namespace header (400), authentication (401), rate limits (429), namespace (403),
- * authorization (403). Denials (401, 403) are audited; so is every write once it has answered
+ * and namespace header (400), authentication (401; 429 for a client address past its limit of
+ * failures), rate limits (429), namespace (403), authorization (403). Denials are audited (failed
+ * authentications under `aios-system`, aggregated); so is every write once it has answered
  * (`onSend`), with the hashes of its input and output, before the answer leaves.
  */
 export function createGuard(deps: GuardDeps) {
@@ -137,9 +141,35 @@ export function createGuard(deps: GuardDeps) {
     registers: [deps.metrics],
   });
   const unauthenticated = new Counter({ name: 'aios_auth_failures_total', help: 'Requests refused for missing or invalid credentials', registers: [deps.metrics] });
+  const summarized = new Counter({
+    name: 'aios_auth_failures_summarized_total',
+    help: 'Failed authentications counted into a window\'s summary audit record instead of a record each',
+    registers: [deps.metrics],
+  });
 
   async function audit(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: AuditExtra = {}) {
     await deps.audit.record(auditInput(req, outcome, error, extra));
+  }
+
+  /**
+   * 401, or 429 once the client address is past its limit of failures. Never recorded in the
+   * namespace the request named: AuthFailures records the first failure of an address per window
+   * under `aios-system` and counts the rest into one summary.
+   */
+  async function refuseUnauthenticated(req: FastifyRequest, reply: FastifyReply, e: AiosError) {
+    unauthenticated.inc();
+    let limited: number | undefined;
+    try {
+      const requestId = PLAIN_REQUEST_ID.test(req.id) ? req.id : null;
+      const outcome = await deps.authFailures.failed({ address: req.ip ?? 'unknown', error: e.code, route: req.routeOptions.url ?? null, requestId, traceId: traceIdOf(req), lineageId: req.lineageId });
+      if (!outcome.recorded) summarized.inc();
+      limited = outcome.retryAfterSeconds;
+    } catch (err) {
+      deps.logger.error({ err, requestId: req.id }, 'could not audit a failed authentication');
+    }
+    if (limited === undefined) return sendProblem(reply, e, req);
+    const detail = `too many failed authentications from this address; retry in ${limited} s`;
+    return sendProblem(reply, new AiosError('AIOS_AUTH_FAILURES_LIMITED', detail, { extra: { retryAfterSeconds: limited } }), req);
   }
 
   async function deny(req: FastifyRequest, reply: FastifyReply, e: AiosError, extra: AuditExtra = {}) {
@@ -179,8 +209,7 @@ export function createGuard(deps: GuardDeps) {
       try {
         principal = await deps.authenticator.authenticate(req.headers.authorization);
       } catch (e) {
-        unauthenticated.inc();
-        return deny(req, reply, toAiosError(e), { ns: asked ?? 'default' });
+        return refuseUnauthenticated(req, reply, toAiosError(e));
       }
       if (!action) return; // no such route: the 404 handler answers, to authenticated callers only
       // A namespaced principal is counted in its own namespace, whichever one it names.
