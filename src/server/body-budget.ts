@@ -10,6 +10,32 @@ export interface BodyBudgetLimits {
   readonly principalBytes: number;
 }
 
+export interface BodyShares {
+  /** Most body bytes in flight at once, all namespaces together (0: no bound). */
+  readonly totalBytes: number;
+  /** Share of the total one namespace may hold, in percent. */
+  readonly namespacePercent: number;
+  /** Share of the total one principal may hold, in percent. */
+  readonly principalPercent: number;
+  /** The largest body a route accepts: every bound lets at least one such body in. */
+  readonly bodyLimitBytes: number;
+}
+
+/**
+ * The bounds in bytes. Each is at least one body of the largest size, so a request that fits the
+ * body limit is never refused by a share it could not fit in even alone.
+ *
+ * @example bodyBudgetLimits({ totalBytes: 64 << 20, namespacePercent: 50, principalPercent: 25, bodyLimitBytes: 16 << 20 })
+ * // { totalBytes: 64 MiB, namespaceBytes: 32 MiB, principalBytes: 16 MiB }
+ */
+export function bodyBudgetLimits(o: BodyShares): BodyBudgetLimits {
+  if (o.totalBytes === 0) return { totalBytes: Infinity, namespaceBytes: Infinity, principalBytes: Infinity };
+  const total = Math.max(o.totalBytes, o.bodyLimitBytes);
+  const share = (percent: number) => Math.min(total, Math.max(o.bodyLimitBytes, Math.floor((total * Math.min(percent, 100)) / 100)));
+  const principalBytes = share(o.principalPercent);
+  return { totalBytes: total, namespaceBytes: Math.max(principalBytes, share(o.namespacePercent)), principalBytes };
+}
+
 export type Reservation = { readonly ok: true; release(): void } | { readonly ok: false; readonly bound: BodyBound; readonly limitBytes: number };
 
 /**

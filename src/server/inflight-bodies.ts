@@ -1,34 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import { AiosError } from '../core/index.ts';
-import { BodyBudget, type BodyBudgetLimits } from './body-budget.ts';
+import { BodyBudget, bodyBudgetLimits, type BodyShares } from './body-budget.ts';
 import { sendProblem } from './problem.ts';
-
-export interface InflightBodyOptions {
-  /** Most body bytes in flight at once, all namespaces together (0: no bound). */
-  readonly totalBytes: number;
-  /** Share of the total one namespace may hold, in percent. */
-  readonly namespacePercent: number;
-  /** Share of the total one principal may hold, in percent. */
-  readonly principalPercent: number;
-  /** The largest body a route accepts: every bound lets at least one such body in. */
-  readonly bodyLimitBytes: number;
-}
-
-/**
- * The bounds in bytes. Each is at least one body of the largest size, so a request that fits the
- * body limit is never refused by a share it could not fit in even alone.
- *
- * @example bodyBudgetLimits({ totalBytes: 64 << 20, namespacePercent: 50, principalPercent: 25, bodyLimitBytes: 16 << 20 })
- * // { totalBytes: 64 MiB, namespaceBytes: 32 MiB, principalBytes: 16 MiB }
- */
-export function bodyBudgetLimits(o: InflightBodyOptions): BodyBudgetLimits {
-  if (o.totalBytes === 0) return { totalBytes: Infinity, namespaceBytes: Infinity, principalBytes: Infinity };
-  const total = Math.max(o.totalBytes, o.bodyLimitBytes);
-  const share = (percent: number) => Math.min(total, Math.max(o.bodyLimitBytes, Math.floor((total * Math.min(percent, 100)) / 100)));
-  const principalBytes = share(o.principalPercent);
-  return { totalBytes: total, namespaceBytes: Math.max(principalBytes, share(o.namespacePercent)), principalBytes };
-}
 
 /** Methods whose bodies Fastify never reads. */
 const BODYLESS = new Set(['GET', 'HEAD', 'TRACE']);
@@ -49,7 +23,7 @@ const UNAUTHENTICATED = '\u0000unauthenticated';
  * app.addHook('onRequest', guard.onRequest);
  * app.addHook('onRequest', bodies.onRequest);
  */
-export function createInflightBodies(opts: InflightBodyOptions, metrics: Registry) {
+export function createInflightBodies(opts: BodyShares, metrics: Registry) {
   const budget = new BodyBudget(bodyBudgetLimits(opts));
   new Gauge({
     name: 'aios_http_inflight_body_bytes',
