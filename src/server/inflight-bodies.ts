@@ -50,7 +50,6 @@ export function createInflightBodies(opts: BodyShares, metrics: Registry) {
   }
 
   return {
-    budget,
     async onRequest(req: FastifyRequest, reply: FastifyReply) {
       if (BODYLESS.has(req.method)) return;
       const limit = req.routeOptions.bodyLimit ?? opts.bodyLimitBytes;
