@@ -10,6 +10,8 @@ interface OptionSpec {
   readonly env: string;
   readonly kind: Kind;
   readonly default?: string | number;
+  /** Largest value an int option takes. */
+  readonly max?: number;
   readonly description: string;
 }
 
@@ -26,6 +28,11 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'natsUrl', flag: 'nats-url', env: 'AIOS_NATS_URL', kind: 'url', description: 'nats://host:port: keep the event log in NATS JetStream instead of SQL' },
   { key: 'logLevel', flag: 'log-level', env: 'AIOS_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino level: trace, debug, info, warn, error, fatal, silent' },
   { key: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'AIOS_BODY_LIMIT_BYTES', kind: 'int', default: 16 * 1024 * 1024, description: 'largest request body accepted (413 above)' },
+  { key: 'inflightBodyBytes', flag: 'inflight-body-bytes', env: 'AIOS_INFLIGHT_BODY_BYTES', kind: 'int', default: 64 * 1024 * 1024, description: 'most bytes of request bodies received or handled at once, all namespaces together (0: no bound); 429 above' },
+  { key: 'inflightBodyNamespacePercent', flag: 'inflight-body-namespace-percent', env: 'AIOS_INFLIGHT_BODY_NAMESPACE_PERCENT', kind: 'int', default: 50, max: 100, description: 'share of those bytes one namespace may hold (at least one body of the body limit); 429 above' },
+  { key: 'inflightBodyPrincipalPercent', flag: 'inflight-body-principal-percent', env: 'AIOS_INFLIGHT_BODY_PRINCIPAL_PERCENT', kind: 'int', default: 25, max: 100, description: 'share one principal (an API key, a user) may hold (at least one body of the body limit); 429 above' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'AIOS_REQUEST_TIMEOUT_MS', kind: 'int', default: 60_000, description: 'longest time to receive a whole request, headers and body (0: no limit); a slower one is answered 408 and its connection closed. Responses, such as event streams, are not limited' },
+  { key: 'headersTimeoutMs', flag: 'headers-timeout-ms', env: 'AIOS_HEADERS_TIMEOUT_MS', kind: 'int', default: 10_000, description: 'longest time to receive a request\'s headers (0: only the request timeout)' },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'AIOS_MAX_EVENTS_PER_REQUEST', kind: 'int', default: 10_000, description: 'most events in one append request' },
   { key: 'maxEventBytes', flag: 'max-event-bytes', env: 'AIOS_MAX_EVENT_BYTES', kind: 'int', default: 1024 * 1024, description: 'largest single event (serialised data and headers)' },
   { key: 'appendQueueEvents', flag: 'append-queue-events', env: 'AIOS_APPEND_QUEUE_EVENTS', kind: 'int', default: 200_000, description: 'bound of the group-commit queue; a full queue answers 429' },
@@ -61,6 +68,11 @@ export interface AiosConfig {
   readonly natsUrl?: string;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
+  readonly inflightBodyBytes: number;
+  readonly inflightBodyNamespacePercent: number;
+  readonly inflightBodyPrincipalPercent: number;
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
   readonly maxEventsPerRequest: number;
   readonly maxEventBytes: number;
   readonly appendQueueEvents: number;
@@ -95,6 +107,9 @@ function coerce(spec: OptionSpec, raw: string | number, source: string): string 
     const n = typeof raw === 'number' ? raw : Number(raw);
     if (!Number.isSafeInteger(n) || n < 0) {
       throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    }
+    if (spec.max !== undefined && n > spec.max) {
+      throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be at most ${spec.max}, got ${n}`);
     }
     return n;
   }

@@ -123,7 +123,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
   let createdAdminKeyFile: string | undefined;
   let stopping: Promise<void> | undefined;
   const streams = new Set<AbortController>();
-  const http = await buildServer({ events, governance, workflows, schedules, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
+  const http = await buildServer({ events, governance, workflows, schedules, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: config, isReady: () => ready, streams });
 
   const aios: Aios = {
     config,
