@@ -72,7 +72,7 @@ function oidcFrom(config: AiosConfig): OidcVerifier | undefined {
 export function createGovernance(opts: GovernanceOptions): Governance {
   const { config, env, database, clock, logger } = opts;
   const keys = new ApiKeyStore({ database, clock, logger });
-  const authorizer = new Authorizer(opts.engine ?? new CedarEngine());
+  const authorizer = new Authorizer(opts.engine ?? new CedarEngine({ clock, logger }));
   const policies = new PolicyStore({ database, clock, logger, authorizer });
   const signingKey = loadAuditSigningKey({ dataDir: config.dataDir, env });
   const audit = new AuditTrail({
@@ -113,6 +113,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     },
     async close() {
       policies.stop();
+      authorizer.engine.close?.();
       await audit.close();
     },
   };
