@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   AIOS_AUTH_FAILURES_LIMITED: { status: 429, title: 'Too many failed authentications from this client address; retry after the given delay', retryable: true },
   AIOS_NAMESPACE_INVALID: { status: 400, title: 'The namespace is not a valid namespace name' },
   AIOS_POLICY_INVALID: { status: 400, title: 'The policy set does not parse or does not validate against the Cedar schema' },
+  AIOS_POLICY_TOO_COMPLEX: { status: 400, title: 'The policy set is larger or nests deeper than Cedar can take safely' },
+  AIOS_AUTHZ_UNAVAILABLE: { status: 503, title: 'Authorization cannot decide right now; retry after the given delay', retryable: true },
   AIOS_AUDIT_APPEND_ONLY: { status: 409, title: 'Audit records are never updated or deleted' },
   AIOS_SECRETS_NOT_FOUND: { status: 404, title: 'No such secret' },
   AIOS_SECRETS_INVALID: { status: 400, title: 'The secret name or value is invalid' },

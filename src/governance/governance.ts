@@ -75,7 +75,7 @@ function oidcFrom(config: AiosConfig): OidcVerifier | undefined {
 export function createGovernance(opts: GovernanceOptions): Governance {
   const { config, env, database, clock, logger } = opts;
   const keys = new ApiKeyStore({ database, clock, logger });
-  const authorizer = new Authorizer(opts.engine ?? new CedarEngine());
+  const authorizer = new Authorizer(opts.engine ?? new CedarEngine({ clock, logger }));
   const policies = new PolicyStore({ database, clock, logger, authorizer });
   const signingKey = loadAuditSigningKey({ dataDir: config.dataDir, env });
   const audit = new AuditTrail({
@@ -118,6 +118,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     },
     async close() {
       policies.stop();
+      authorizer.engine.close?.();
       await authFailures.close();
       await audit.close();
     },

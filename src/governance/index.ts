@@ -6,6 +6,11 @@ export { ACTIONS, ACTION_GROUPS, RESOURCE_TYPES, isAction } from './authz/action
 export type { Action, ActionGroup, ActionSpec, ResourceType } from './authz/actions.ts';
 export { Authorizer } from './authz/authorizer.ts';
 export { CedarEngine } from './authz/cedar-engine.ts';
+export type { CedarEngineOptions } from './authz/cedar-engine.ts';
+export { loadCedarModule } from './authz/cedar-module.ts';
+export type { CedarModule } from './authz/cedar-module.ts';
+export { checkPolicyBounds, POLICY_LIMITS } from './authz/policy-bounds.ts';
+export type { PolicyLimits } from './authz/policy-bounds.ts';
 export { cedarSchemaText } from './authz/cedar-schema.ts';
 export { DEFAULT_POLICIES } from './authz/default-policies.ts';
 export type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine, ResourceRef } from './authz/policy-engine.ts';

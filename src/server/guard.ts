@@ -226,7 +226,12 @@ export function createGuard(deps: GuardDeps) {
       }
       const config = req.routeOptions.config;
       const resource = config.resource ? config.resource(req, ns) : defaultResource(action, req, ns);
-      const decision = deps.authorizer.authorize({ principal, action, resource });
+      let decision: AuthzDecision;
+      try {
+        decision = deps.authorizer.authorize({ principal, action, resource });
+      } catch (e) {
+        return sendProblem(reply, toAiosError(e), req); // 503: the policy engine cannot decide now
+      }
       decisions.inc({ decision: decision.allowed ? 'allow' : 'deny', policy: decision.policyIds[0] ?? 'none' });
       // Reads are not audited; their decisions (policy set hash and deciding policies) go to the debug log.
       req.log.debug({ action, resource, principal: principal.id, decision }, 'authorization decision');
