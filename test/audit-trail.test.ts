@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, isAiosError, ManualClock } from '../src/core/index.ts';
 import {
   AuditTrail,
+  checkpointHash,
   checkpointMessage,
   GENESIS_HASH,
   keyIdOf,
@@ -74,7 +75,7 @@ const engines: Engine[] = [
       return open(dataDir);
     },
     async tamper(database, fn) {
-      for (const t of ['aios_audit_log_no_update', 'aios_audit_log_no_delete', 'aios_audit_checkpoints_no_update', 'aios_audit_checkpoints_no_delete']) {
+      for (const t of ['aios_audit_log_no_update', 'aios_audit_log_no_delete', 'aios_audit_checkpoints_no_update', 'aios_audit_checkpoints_no_delete', 'aios_audit_checkpoint_chain_no_update', 'aios_audit_checkpoint_chain_no_delete']) {
         await sql.raw(`drop trigger if exists ${t}`).execute(database.db);
       }
       await fn(database.db);
@@ -136,7 +137,9 @@ async function chainOf(engine: Engine, n: number): Promise<{ chain: Chain; recor
   return { chain, records };
 }
 
-const verify = (chain: Chain, pageSize?: number) => verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize });
+/** Records are written at the ManualClock's start; measured from there, none is old enough to need a checkpoint. */
+const NOW = new ManualClock().now();
+const verify = (chain: Chain, pageSize?: number) => verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize, now: NOW });
 const cli = (args: string[], env: Record<string, string> = {}) =>
   run(process.execPath, [AIOS_BIN, 'audit', 'verify', ...args], { timeout: 30_000, env: { ...process.env, AIOS_DATA_DIR: '', AIOS_DATABASE_URL: '', AIOS_AUDIT_PUBLIC_KEY: '', AIOS_AUDIT_SIGNING_KEY: '', ...env } }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
@@ -162,7 +165,7 @@ for (const engine of engines) {
       expect(stored[5].inputHash).toMatch(/^[0-9a-f]{64}$/);
       expect(stored[5].outputHash).toBeNull();
       const result = await verify(chain, 7);
-      expect(result).toEqual({ ok: true, records: 200, checkpoints: 0, problems: [] });
+      expect(result).toMatchObject({ ok: true, records: 200, checkpoints: 0, covered: 0, problems: [] });
     });
 
     it('refuses callers beyond the queue bound with AIOS_OVERLOADED and keeps the chain whole', async () => {
@@ -224,13 +227,17 @@ for (const engine of engines) {
       const records: AuditRecord[] = [];
       for (let i = 0; i < 25; i++) records.push(await trail.record(entry(i)));
       const onDemand = await trail.checkpoint();
-      expect(onDemand).toMatchObject({ treeSize: 25, keyId: chain.key.keyId, rootHash: merkleRoot(records.map((r) => r.recordHash)) });
+      expect(onDemand).toMatchObject({ seq: 3, treeSize: 25, keyId: chain.key.keyId, rootHash: merkleRoot(records.map((r) => r.recordHash)) });
       expect(await trail.checkpoint()).toBeNull();
       await trail.close();
-      const rows = await chain.database.db.selectFrom('aios_audit_checkpoints').selectAll().orderBy('tree_size').execute();
-      expect(rows.map((r) => Number(r.tree_size))).toEqual([10, 20, 25]);
+      const rows = await chain.database.db.selectFrom('aios_audit_checkpoint_chain').selectAll().orderBy('seq').execute();
+      expect(rows.map((r) => [Number(r.seq), Number(r.tree_size)])).toEqual([[1, 10], [2, 20], [3, 25]]);
       expect(rows[0].root_hash).toBe(merkleRoot(records.slice(0, 10).map((r) => r.recordHash)));
-      expect(await verify(chain)).toEqual({ ok: true, records: 25, checkpoints: 3, problems: [] });
+      // Each checkpoint signs the hash of the one before.
+      expect(rows[0].prev_hash).toBe(GENESIS_HASH);
+      expect(rows[1].prev_hash).toBe(rows[0].hash);
+      expect(rows[2].prev_hash).toBe(rows[1].hash);
+      expect(await verify(chain)).toEqual({ ok: true, records: 25, checkpoints: 3, unchainedCheckpoints: 0, covered: 25, witnessed: 0, problems: [] });
 
       // A second writer (say, after a restart) starts a fresh Merkle frontier and reads the log.
       const timed = trailOn(chain, { checkpointIntervalMs: 30 });
@@ -252,7 +259,7 @@ for (const engine of engines) {
       })();
       const results = [];
       while (!done) {
-        results.push(await verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize: 16 }));
+        results.push(await verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize: 16, now: NOW }));
         // better-sqlite3 answers synchronously; let the writer's queue run between verifications.
         await new Promise((r) => setImmediate(r));
       }
@@ -268,9 +275,12 @@ for (const engine of engines) {
       const db = chain.database.db;
       await expect(db.updateTable('aios_audit_log').set({ action: 'nothing' }).where('seq', '=', 2).execute()).rejects.toThrow(/append-only/);
       await expect(db.deleteFrom('aios_audit_log').where('seq', '=', 2).execute()).rejects.toThrow(/append-only/);
-      await expect(db.updateTable('aios_audit_checkpoints').set({ root_hash: 'x' }).execute()).rejects.toThrow(/append-only/);
-      await expect(db.deleteFrom('aios_audit_checkpoints').execute()).rejects.toThrow(/append-only/);
-      if (engine.name === 'postgres') await expect(sql`truncate aios_audit_log`.execute(db)).rejects.toThrow(/append-only/);
+      await expect(db.updateTable('aios_audit_checkpoint_chain').set({ root_hash: 'x' }).execute()).rejects.toThrow(/append-only/);
+      await expect(db.deleteFrom('aios_audit_checkpoint_chain').execute()).rejects.toThrow(/append-only/);
+      if (engine.name === 'postgres') {
+        await expect(sql`truncate aios_audit_log`.execute(db)).rejects.toThrow(/append-only/);
+        await expect(sql`truncate aios_audit_checkpoint_chain`.execute(db)).rejects.toThrow(/append-only/);
+      }
       expect(await verify(chain)).toMatchObject({ ok: true, records: 3, checkpoints: 1 });
     });
 
@@ -370,13 +380,18 @@ for (const engine of engines) {
         const { chain } = await chainOf(engine, 8);
         const other = generateKeyPairSync('ed25519');
         await engine.tamper(chain.database, async (db) => {
-          const cp = await db.selectFrom('aios_audit_checkpoints').selectAll().executeTakeFirstOrThrow();
-          const keyId = keyIdOf(other.publicKey);
-          const message = checkpointMessage({ treeSize: Number(cp.tree_size), rootHash: cp.root_hash, keyId });
-          await db.deleteFrom('aios_audit_checkpoints').execute();
+          const cp = await db.selectFrom('aios_audit_checkpoint_chain').selectAll().executeTakeFirstOrThrow();
+          const body = { seq: Number(cp.seq), prevHash: cp.prev_hash, treeSize: Number(cp.tree_size), rootHash: cp.root_hash, createdAt: Number(cp.created_at), keyId: keyIdOf(other.publicKey) };
+          await db.deleteFrom('aios_audit_checkpoint_chain').execute();
           await db
-            .insertInto('aios_audit_checkpoints')
-            .values({ ...cp, key_id: keyId, signature: sign(null, message, other.privateKey).toString('base64'), public_key: other.publicKey.export({ type: 'spki', format: 'pem' }).toString() })
+            .insertInto('aios_audit_checkpoint_chain')
+            .values({
+              ...cp,
+              key_id: body.keyId,
+              signature: sign(null, checkpointMessage(body), other.privateKey).toString('base64'),
+              hash: checkpointHash(body),
+              public_key: other.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+            })
             .execute();
         });
         const result = await verify(chain);
@@ -392,12 +407,13 @@ for (const engine of engines) {
         const { chain } = await chainOf(engine, 8);
         const trail = trailOn(chain);
         await trail.record(entry(100));
-        // Signed with the right key, over a root no record set has.
-        const rootHash = 'f'.repeat(64);
-        const signature = sign(null, checkpointMessage({ treeSize: 9, rootHash, keyId: chain.key.keyId }), chain.key.privateKey).toString('base64');
+        // Signed with the right key and chained to checkpoint 1, over a root no record set has.
+        const first = await chain.database.db.selectFrom('aios_audit_checkpoint_chain').selectAll().executeTakeFirstOrThrow();
+        const body = { seq: 2, prevHash: first.hash, treeSize: 9, rootHash: 'f'.repeat(64), createdAt: 0, keyId: chain.key.keyId };
+        const signature = sign(null, checkpointMessage(body), chain.key.privateKey).toString('base64');
         await chain.database.db
-          .insertInto('aios_audit_checkpoints')
-          .values({ tree_size: 9, root_hash: rootHash, signature, key_id: chain.key.keyId, public_key: 'n/a', created_at: 0 })
+          .insertInto('aios_audit_checkpoint_chain')
+          .values({ seq: 2, prev_hash: body.prevHash, tree_size: 9, root_hash: body.rootHash, created_at: 0, key_id: body.keyId, signature, hash: checkpointHash(body), public_key: 'n/a', consistency: '[]' })
           .execute();
         const result = await verify(chain);
         expect(result.problems).toEqual([expect.objectContaining({ seq: null, kind: 'checkpoint_root_mismatch' })]);
@@ -407,7 +423,7 @@ for (const engine of engines) {
     it('passes the CLI on an intact chain, and fails without a key', async () => {
       const { chain } = await chainOf(engine, 4);
       const ok = await cli(cliTarget(chain));
-      expect(ok).toEqual({ code: 0, out: 'audit chain OK: 4 records, 1 checkpoints\n' });
+      expect(ok).toEqual({ code: 0, out: 'audit chain OK: 4 records, 1 checkpoints, no witness\n' });
       if (chain.url) {
         // An auditor's own copy of the public key, with no access to the data directory.
         const pub = chain.key.publicKey.export({ type: 'spki', format: 'pem' }).toString();

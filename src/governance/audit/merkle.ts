@@ -181,7 +181,7 @@ export function verifyConsistency(m: number, n: number, oldRoot: string, newRoot
   if (m === 0) return proof.length === 0 && oldRoot === EMPTY_ROOT;
   if (m === n) return proof.length === 0 && oldRoot === newRoot;
   if (proof.length === 0) return false;
-  const path = proof.map((p) => Buffer.from(p, 'hex'));
+  const path: Buffer[] = proof.map((p) => Buffer.from(p, 'hex'));
   // A complete old tree is itself a node of the new one: its root starts the path.
   if ((m & (m - 1)) === 0) path.unshift(Buffer.from(oldRoot, 'hex'));
   let fn = m - 1;
@@ -190,8 +190,8 @@ export function verifyConsistency(m: number, n: number, oldRoot: string, newRoot
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  let fr = path[0];
-  let sr = path[0];
+  let fr: Buffer = path[0];
+  let sr: Buffer = path[0];
   for (const c of path.slice(1)) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
