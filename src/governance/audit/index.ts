@@ -16,7 +16,7 @@ export type { AuditSigningKey, AuditPublicKey, AuditKeySource } from './signing-
 export { checkpointMessage, checkpointHash, checkpointSignatureValid, CHECKPOINT_GENESIS } from './checkpoint.ts';
 export type { Checkpoint, CheckpointBody } from './checkpoint.ts';
 export { merkleRoot, MerkleFrontier, EMPTY_ROOT, consistencyProof, verifyConsistency } from './merkle.ts';
-export { parseWitness, WITNESS_ENTRY_TYPE } from './witness-entry.ts';
+export { parseWitness, entryProblem, WITNESS_ENTRY_TYPE } from './witness-entry.ts';
 export type { WitnessEntry, UnreadableWitnessLine } from './witness-entry.ts';
 export { WitnessPublisher } from './witness-publisher.ts';
 export type { WitnessSink, WitnessPublisherOptions } from './witness-publisher.ts';
