@@ -22,7 +22,7 @@ import {
   type AuditSigningKey,
   type AuditTrailOptions,
 } from '../src/governance/audit/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 
@@ -52,14 +52,16 @@ interface Engine {
   readonly name: 'sqlite' | 'postgres';
   readonly skip: boolean;
   fresh(): Promise<Chain>;
+  /** A fresh database migrated by `migrations` only. */
+  freshAt(migrations: readonly Migration[]): Promise<Chain>;
   /** Runs `fn` with the append-only triggers out of the way, as an attacker with DBA rights would. */
   tamper(database: Database, fn: (db: Kysely<any>) => Promise<void>): Promise<void>;
 }
 
-async function open(dataDir: string, url?: string): Promise<Chain> {
+async function open(dataDir: string, url?: string, migrations: readonly Migration[] = MIGRATIONS): Promise<Chain> {
   const make = () => createDatabase({ url, sqliteFile: join(dataDir, 'aios.db') });
   const database = make();
-  await migrate(database);
+  await migrate(database, migrations);
   cleanups.push(() => database.close());
   const key = loadAuditSigningKey({ dataDir, env: {} });
   return { database, dataDir, url, key, reopen: make };
@@ -70,9 +72,12 @@ const engines: Engine[] = [
     name: 'sqlite',
     skip: false,
     async fresh() {
+      return this.freshAt(MIGRATIONS);
+    },
+    async freshAt(migrations) {
       const dataDir = mkdtempSync(join(tmpdir(), 'aios-audit-'));
       cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      return open(dataDir);
+      return open(dataDir, undefined, migrations);
     },
     async tamper(database, fn) {
       for (const t of ['aios_audit_log_no_update', 'aios_audit_log_no_delete', 'aios_audit_checkpoints_no_update', 'aios_audit_checkpoints_no_delete', 'aios_audit_checkpoint_chain_no_update', 'aios_audit_checkpoint_chain_no_delete']) {
@@ -85,11 +90,14 @@ const engines: Engine[] = [
     name: 'postgres',
     skip: !pgUp,
     async fresh() {
+      return this.freshAt(MIGRATIONS);
+    },
+    async freshAt(migrations) {
       const schema = await freshPgSchema();
       const dataDir = mkdtempSync(join(tmpdir(), 'aios-audit-pg-'));
       cleanups.push(() => schema.drop());
       cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      return open(dataDir, schema.url);
+      return open(dataDir, schema.url, migrations);
     },
     async tamper(database, fn) {
       // replica role skips user triggers for this session only (the superuser's way around them).
@@ -420,6 +428,34 @@ for (const engine of engines) {
       });
     });
 
+    it('opens a database made before the checkpoint chain: old checkpoints stay verified, the next start chains over every record', async () => {
+      const chain = await engine.freshAt(MIGRATIONS.filter((m) => m.version < 11));
+      const clock = new ManualClock();
+      // The trail of that time wrote records and unchained checkpoints; records as then, the checkpoint signed as then.
+      const old = new AuditTrail({ database: chain.database, clock, logger, signingKey: chain.key, checkpointEvery: 1000 });
+      const records = await old.recordMany(Array.from({ length: 12 }, (_, i) => entry(i)));
+      await old.close();
+      const rootHash = merkleRoot(records.slice(0, 10).map((r) => r.recordHash));
+      const legacyMessage = Buffer.from(JSON.stringify({ keyId: chain.key.keyId, rootHash, treeSize: 10 }));
+      await chain.database.db
+        .insertInto('aios_audit_checkpoints')
+        .values({ tree_size: 10, root_hash: rootHash, signature: sign(null, legacyMessage, chain.key.privateKey).toString('base64'), key_id: chain.key.keyId, public_key: 'pem', created_at: 0 })
+        .execute();
+      // Verified before and after the migration, as it is.
+      expect(await verify(chain)).toMatchObject({ ok: true, checkpoints: 0, unchainedCheckpoints: 1, covered: 10 });
+      await migrate(chain.database);
+      expect(await verify(chain)).toMatchObject({ ok: true, checkpoints: 0, unchainedCheckpoints: 1, covered: 10 });
+
+      const next = trailOn(chain, {}, clock);
+      next.start();
+      await next.close();
+      expect(await next.latestCheckpoint()).toMatchObject({ seq: 1, prevHash: GENESIS_HASH, treeSize: 12 });
+      expect(await verify(chain)).toMatchObject({ ok: true, records: 12, checkpoints: 1, unchainedCheckpoints: 1, covered: 12 });
+      await engine.tamper(chain.database, (db) => db.updateTable('aios_audit_log').set({ record_hash: 'a'.repeat(64) }).where('seq', '=', 4).execute().then(() => undefined));
+      const result = await verify(chain);
+      expect(result.problems.filter((p) => p.kind === 'checkpoint_root_mismatch').map((p) => p.message.split(' has root')[0])).toEqual(['unchained checkpoint at tree size 10', 'checkpoint 1']);
+    });
+
     it('passes the CLI on an intact chain, and fails without a key', async () => {
       const { chain } = await chainOf(engine, 4);
       const ok = await cli(cliTarget(chain));
@@ -447,8 +483,9 @@ describe.skipIf(!pgUp)('audit trail with two writers on PostgreSQL', () => {
     const chain = await engines[1].fresh();
     const second = chain.reopen();
     cleanups.push(() => second.close());
-    const a = trailOn(chain, { checkpointEvery: 50 });
-    const b = new AuditTrail({ database: second, clock: new ManualClock(), logger, signingKey: chain.key, checkpointEvery: 50 });
+    // Checkpoints every 10 records from both writers: they race for the same chain positions.
+    const a = trailOn(chain, { checkpointEvery: 10 });
+    const b = new AuditTrail({ database: second, clock: new ManualClock(), logger, signingKey: chain.key, checkpointEvery: 10 });
     cleanups.push(() => b.close());
     // Twenty small waves per writer, so that their transactions really contend for the head.
     const write = async (trail: AuditTrail, id: string) => {
@@ -457,14 +494,23 @@ describe.skipIf(!pgUp)('audit trail with two writers on PostgreSQL', () => {
       return out;
     };
     const [ra, rb] = await Promise.all([write(a, 'writer-a'), write(b, 'writer-b')]);
+    // Both sign at once over the same head: one takes the chain position, the other finds it covered or signs the next.
+    for (let k = 0; k < 5; k++) {
+      ra.push(await a.record(entry(1000 + k, { actor: { type: 'service', id: 'writer-a', authMethod: 'system' } })));
+      const both = await Promise.all([a.checkpoint(), b.checkpoint()]);
+      const signed = both.filter((c) => c !== null);
+      expect(signed.length).toBeGreaterThanOrEqual(1);
+      if (signed.length === 2) expect(signed[1]!.seq).toBe(signed[0]!.seq + 1);
+    }
     await Promise.all([a.close(), b.close()]);
     const seqs = [...ra, ...rb].map((r) => r.seq).sort((x, y) => x - y);
-    expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(seqs).toEqual(Array.from({ length: 205 }, (_, i) => i + 1));
     const stored = await a.query('plant-a', { limit: 1000 });
     expect(stored.filter((r) => r.actor.id === 'writer-a').map((r) => r.seq).sort((x, y) => x - y)).toEqual(ra.map((r) => r.seq).sort((x, y) => x - y));
     expect(stored.filter((r) => r.actor.id === 'writer-b')).toHaveLength(100);
     const result = await verify(chain);
-    expect(result).toMatchObject({ ok: true, records: 200, problems: [] });
-    expect(result.checkpoints).toBeGreaterThanOrEqual(1);
+    // One unbroken chain of checkpoints (verify checks seqs and links), the last covering all.
+    expect(result).toMatchObject({ ok: true, records: 205, covered: 205, problems: [] });
+    expect(result.checkpoints).toBeGreaterThanOrEqual(2);
   });
 });
