@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { toRfc3339 } from '../../core/index.ts';
 import type { AuditCheckpointRow, LegacyCheckpointRow } from './audit-rows.ts';
 import { rowToCheckpoint } from './audit-rows.ts';
 import { CHECKPOINT_GENESIS, checkpointHash, checkpointSignatureValid, legacyCheckpointSignatureValid, type Checkpoint } from './checkpoint.ts';
@@ -22,6 +23,7 @@ export interface RootClaim {
 type Report = (kind: AuditProblemKind, message: string) => void;
 
 const short = (h: string) => (typeof h === 'string' && h.length > 16 ? `${h.slice(0, 16)}…` : String(h));
+const time = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? toRfc3339(ms) : String(ms));
 
 /**
  * The checkpoint chain of the database: each signed by the trusted key, its stored hash that of
@@ -41,7 +43,7 @@ export function checkChain(rows: readonly AuditCheckpointRow[], publicKey: KeyOb
     bySeq.set(c.seq, c);
     const label = `checkpoint ${c.seq}`;
     const signed = checkpointSignatureValid(c, publicKey);
-    if (!signed) report('checkpoint_signature_invalid', `${label} (tree size ${c.treeSize}, key ${c.keyId}) is not signed by the trusted key ${trustedKeyId}`);
+    if (!signed) report('checkpoint_signature_invalid', `${label} (tree size ${c.treeSize}, key ${short(c.keyId)}) is not signed by the trusted key ${trustedKeyId}`);
     const hash = checkpointHash(c);
     if (c.hash !== hash) report('checkpoint_chain_broken', `${label}'s stored hash ${short(c.hash)} is not the hash of its content (${short(hash)})`);
     if (c.seq > expected) {
@@ -95,7 +97,7 @@ export function checkWitness(
   for (const e of witness.entries) {
     const label = `witnessed checkpoint ${e.seq}`;
     if (!checkpointSignatureValid(entryAsCheckpoint(e), publicKey)) {
-      report('witness_signature_invalid', `${label} (key ${e.keyId}) is not signed by the trusted key ${trustedKeyId}; it is ignored`);
+      report('witness_signature_invalid', `${label} (key ${short(e.keyId)}) is not signed by the trusted key ${trustedKeyId}; it is ignored`);
       continue;
     }
     if (checkpointHash(e) !== e.hash) {
@@ -123,7 +125,7 @@ export function checkWitness(
       }
     }
     const stored = chain.get(e.seq);
-    if (!stored) report('witness_mismatch', `${label} (tree size ${e.treeSize}, signed ${new Date(e.createdAt).toISOString()}) is not in the database: checkpoints were removed`);
+    if (!stored) report('witness_mismatch', `${label} (tree size ${e.treeSize}, signed ${time(e.createdAt)}) is not in the database: checkpoints were removed`);
     else if (checkpointHash(stored) !== e.hash) {
       report('witness_mismatch', `the database's checkpoint ${e.seq} (tree size ${stored.treeSize}, root ${short(stored.rootHash)}) is not the witnessed one (tree size ${e.treeSize}, root ${short(e.rootHash)}): checkpoints were replaced`);
     }

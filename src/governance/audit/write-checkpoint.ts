@@ -83,8 +83,8 @@ export async function writeCheckpoint(
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) {
       return { written: { checkpoint, consistency }, frontier: next, latest: { seq: checkpoint.seq, hash: checkpoint.hash }, latestTreeSize: size };
     }
-    // Another process took this position: chain onto its checkpoint (or stop if it covers ours).
-    frontier = next;
+    // Another process took this position: chain onto its checkpoint (or stop if it covers ours),
+    // extending the caller's frontier again, which is no further than any checkpoint in the chain.
   }
   throw new AiosError('AIOS_INTERNAL', `could not sign an audit checkpoint: ${ATTEMPTS} other writers took the next chain position first`);
 }
