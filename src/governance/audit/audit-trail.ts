@@ -228,7 +228,10 @@ export class AuditTrail implements AuditRecorder {
       }
       if (this.#lastSeq - this.#checkpointed >= this.#every) await this.checkpoint();
     } catch (err) {
-      // The records are committed and chained; a missed checkpoint is taken at the next one.
+      // The records are committed and chained; a missed checkpoint is taken at the next one. Not
+      // before another `checkpointEvery` records (or the timer): a refusal to sign over a changed
+      // log must not make every write pay for reading the log again.
+      this.#checkpointed = Math.max(this.#checkpointed ?? 0, this.#lastSeq);
       this.#logger.error({ err }, 'audit checkpoint failed');
     }
   }
