@@ -106,7 +106,7 @@ if (PARAM_SAMPLES.id.includes(adminKeyId)) throw new Error('the admin key id mus
 // ---- database snapshot ------------------------------------------------------------------------
 
 /** Written on every request, rejected or not, by design. */
-const UNCOMPARED_TABLES = new Set(['aios_audit_log', 'aios_audit_head', 'aios_audit_checkpoints']);
+const UNCOMPARED_TABLES = new Set(['aios_audit_log', 'aios_audit_head', 'aios_audit_checkpoints', 'aios_audit_checkpoint_chain']);
 const UNCOMPARED_COLUMNS: Record<string, readonly string[]> = { aios_api_keys: ['last_used_at'] };
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const selects = new Map<string, { all(): unknown[] }>();

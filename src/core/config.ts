@@ -52,6 +52,8 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'authFailureWindowMs', flag: 'auth-failure-window-ms', env: 'AIOS_AUTH_FAILURE_WINDOW_MS', kind: 'int', default: 60_000, description: 'window of that limit, and of the summary audit record of failed authentications' },
   { key: 'auditCheckpointEvery', flag: 'audit-checkpoint-every', env: 'AIOS_AUDIT_CHECKPOINT_EVERY', kind: 'int', default: 1000, description: 'sign an audit checkpoint every this many records' },
   { key: 'auditCheckpointIntervalMs', flag: 'audit-checkpoint-interval-ms', env: 'AIOS_AUDIT_CHECKPOINT_INTERVAL_MS', kind: 'int', default: 60_000, description: 'and at least this often while records are written' },
+  { key: 'auditWitnessFile', flag: 'audit-witness-file', env: 'AIOS_AUDIT_WITNESS_FILE', kind: 'string', description: 'append every signed audit checkpoint to this NDJSON file (fsynced); keep it outside the data directory, where the database owner cannot rewrite it' },
+  { key: 'auditWitnessUrl', flag: 'audit-witness-url', env: 'AIOS_AUDIT_WITNESS_URL', kind: 'url', description: 'POST every signed audit checkpoint as JSON to this URL (retried with backoff, never delaying writes)' },
   { key: 'app', flag: 'app', env: 'AIOS_APP', kind: 'string', description: 'module (.ts or .js, no build step) whose exported workflow definitions this process registers' },
   { key: 'workflowConcurrency', flag: 'workflow-concurrency', env: 'AIOS_WORKFLOW_CONCURRENCY', kind: 'int', default: 200, description: 'most workflow runs this process executes at once (0: start and serve runs, execute none here)' },
   { key: 'workflowLeaseMs', flag: 'workflow-lease-ms', env: 'AIOS_WORKFLOW_LEASE_MS', kind: 'int', default: 10_000, description: 'a worker silent this long loses its runs to another worker' },
@@ -98,6 +100,8 @@ export interface AiosConfig {
   readonly authFailureWindowMs: number;
   readonly auditCheckpointEvery: number;
   readonly auditCheckpointIntervalMs: number;
+  readonly auditWitnessFile?: string;
+  readonly auditWitnessUrl?: string;
 }
 
 export type ConfigInput = Partial<Record<keyof AiosConfig, string | number | undefined>>;
