@@ -104,7 +104,11 @@ describe('reads and commits of stored times out of range', () => {
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     let text = '';
-    while ((text.match(/^event: (event|error)$/gm) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    while ((text.match(/^event: (event|error)$/gm) ?? []).length < 3) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
     await reader.cancel();
     expect(text).not.toMatch(/^event: error$/m);
     expect([...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]).id)).toEqual(['e0', 'e1', 'e2']);
