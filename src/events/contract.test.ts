@@ -79,6 +79,13 @@ describe('data contracts in linear time', () => {
     expect(refusal(() => contracts.check(nest(100_000))).code).toBe('AIOS_EVENTS_SCHEMA_INVALID');
   });
 
+  it('lets no contract unregister the meta-schema by claiming its $id', () => {
+    const contracts = new ContractCompiler();
+    contracts.check({ $id: 'http://json-schema.org/draft-07/schema#', type: 'object' });
+    contracts.forget('');
+    expect(() => contracts.check({ type: 'object', properties: { a: { type: 'string' } } })).not.toThrow();
+  });
+
   it('checks uniqueItems by hashing, not by comparing every pair', () => {
     const validate = createLinearAjv().compile({ type: 'array', uniqueItems: true });
     // 200 000 distinct objects: 2e10 comparisons pair by pair.

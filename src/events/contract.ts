@@ -118,7 +118,7 @@ export class ContractCompiler {
       throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', `invalid JSON Schema: ${(e as Error).message}`);
     } finally {
       // The check's compilation is not kept: the validator is compiled from the stored schema.
-      this.#ajv.removeSchema(schema);
+      this.#uncache(schema);
     }
   }
 
@@ -142,11 +142,19 @@ export class ContractCompiler {
     return entry.validate;
   }
 
+  /**
+   * Drops a compiled schema from Ajv's cache. Not `removeSchema`: that also unregisters whatever
+   * schema holds the object's `$id`, the meta-schema itself if a contract claims its id.
+   */
+  #uncache(schema: object): void {
+    (this.#ajv as unknown as { _cache?: Map<unknown, unknown> })._cache?.delete(schema);
+  }
+
   forget(prefix: string): void {
     for (const [k, e] of this.#cache) {
       if (!k.startsWith(prefix)) continue;
       this.#cache.delete(k);
-      if (e.fn && typeof e.fn.schema === 'object') this.#ajv.removeSchema(e.fn.schema);
+      if (e.fn && typeof e.fn.schema === 'object') this.#uncache(e.fn.schema);
     }
   }
 }
