@@ -352,7 +352,7 @@ for (const backend of backends) {
       expect(rest).toEqual(['c2', 'c3', 'c4', 'c5']);
       // Without positions: exactly what was handed and not committed, nothing more.
       await o.log.append(ns, 'commit-bound', [{ id: 'c6', data: 6 }]);
-      await c2.commit();
+      await Promise.all([c2.commit(), c2.commit()]);
       expect((await o.log.groupState(ns, 'commit-bound', 'g')).lag).toBe(1);
       await c2.close();
     });

@@ -124,8 +124,10 @@ export class SqlConsumer implements ConsumerHandle {
     }
     if (!next.size) return;
     await this.#d.saveCommitted(next);
+    // Another commit or fetch of this member may have run meanwhile (HTTP clients share it).
     for (const [p, o] of next) {
-      const d = this.#delivered.get(p)!;
+      const d = this.#delivered.get(p);
+      if (!d || o < d.from) continue;
       if (o >= d.to) this.#delivered.delete(p);
       else this.#delivered.set(p, { from: o, to: d.to });
     }
