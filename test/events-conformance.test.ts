@@ -308,6 +308,14 @@ for (const backend of backends) {
       expect(events.map((e) => [e.id, e.time])).toEqual([['lo', -62167219200000], ['hi', 253402300799999]]);
     });
 
+    it('refuses data nested deeper than validation can recurse, as an invalid event', async () => {
+      await o.log.createTopic(ns, { name: 'deep-data', schema: { $defs: { a: { items: { $ref: '#/$defs/a' } } }, $ref: '#/$defs/a' } });
+      let deep: unknown[] = [];
+      for (let i = 0; i < 200_000; i++) deep = [deep];
+      await expect(o.log.append(ns, 'deep-data', [{ data: deep }])).rejects.toMatchObject({ code: 'AIOS_EVENTS_INVALID_EVENT', message: expect.stringMatching(/nested too deeply/) });
+      expect((await o.log.append(ns, 'deep-data', [{ data: [[[]]] }])).accepted).toHaveLength(1);
+    });
+
     it('reads what was stored around AIOS without failing: a time out of range, data that is not JSON', async () => {
       const { topic } = await o.log.createTopic(ns, { name: 'stored-around' });
       await o.log.append(ns, 'stored-around', [{ id: 'ok', data: { v: 1 } }]);
