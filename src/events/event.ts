@@ -1,4 +1,4 @@
-import { hash32, parseTime, type IdGenerator } from '../core/index.ts';
+import { hash32, MAX_TIME_MS, MIN_TIME_MS, parseTime, toRfc3339, type IdGenerator } from '../core/index.ts';
 import { keyFromData, type Topic } from './topic.ts';
 
 /** An event as a producer sends it. `id` is the idempotency key; one is generated when absent. */
@@ -44,6 +44,7 @@ export interface Rejection {
 }
 
 export const MAX_ID_LENGTH = 200;
+const TIME_RANGE = `${toRfc3339(MIN_TIME_MS)} (${MIN_TIME_MS}) to ${toRfc3339(MAX_TIME_MS)} (${MAX_TIME_MS})`;
 const ENVELOPE_FIELDS = new Set(['id', 'key', 'time', 'data', 'headers']);
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -74,7 +75,7 @@ export function prepareEvent(
   let time = ctx.now;
   if (e.time !== undefined) {
     const t = parseTime(e.time);
-    if (t === undefined) return invalid(index, '"time" must be an RFC 3339 timestamp or epoch milliseconds', id);
+    if (t === undefined) return invalid(index, `"time" must be an RFC 3339 timestamp or epoch milliseconds, from ${TIME_RANGE}`, id);
     time = t;
   }
   let headers: Record<string, string> = NO_HEADERS;
@@ -85,9 +86,17 @@ export function prepareEvent(
     }
     headers = e.headers as Record<string, string>;
   }
-  const problem = ctx.validate(e.data);
+  let problem: string | null;
+  let dataJson: string;
+  try {
+    problem = ctx.validate(e.data);
+    dataJson = problem === null ? JSON.stringify(e.data) : '';
+  } catch (err) {
+    // Validation and serialisation recurse into the data; data nested deeper than the stack allows is refused.
+    if (err instanceof RangeError) return invalid(index, '"data" is nested too deeply', id);
+    throw err;
+  }
   if (problem !== null) return { index, id, code: 'AIOS_EVENTS_SCHEMA_VIOLATION', reason: problem };
-  const dataJson = JSON.stringify(e.data);
   const headersJson = headers === NO_HEADERS ? null : JSON.stringify(headers);
   if (dataJson.length + (headersJson?.length ?? 0) > ctx.maxEventBytes) {
     return invalid(index, `the event is larger than the limit of ${ctx.maxEventBytes} bytes`, id);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
-import { AiosError, parseTime } from '../../core/index.ts';
+import { AiosError, MAX_TIME_MS, MIN_TIME_MS, parseTime } from '../../core/index.ts';
 import { fromCloudEvent, type AppendResult, type CommitHook } from '../../events/index.ts';
 import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { auditInput } from '../guard.ts';
@@ -12,7 +12,11 @@ const EventInputSchema = Type.Object(
   {
     id: Type.Optional(Type.String({ maxLength: 200, description: 'idempotency key; generated (UUIDv7) when absent' })),
     key: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'partition key; defaults to data[keyField]' })),
-    time: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Integer()], { description: 'event time; defaults to ingestion time' })),
+    time: Type.Optional(
+      Type.Union([Type.String({ format: 'date-time' }), Type.Integer({ minimum: MIN_TIME_MS, maximum: MAX_TIME_MS })], {
+        description: 'event time, RFC 3339 or epoch milliseconds, years 0000 to 9999 (UTC); defaults to ingestion time',
+      }),
+    ),
     data: Type.Unknown({ description: 'must match the topic\'s data contract' }),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
   },
