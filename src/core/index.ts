@@ -8,3 +8,4 @@ export { createLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { CONFIG_OPTIONS, loadConfig } from './config.ts';
 export type { AiosConfig, ConfigInput } from './config.ts';
+export { checkIdentifier, findNul, jsonMayHoldNul, jsonPointer, nulMessage, NUL_MESSAGE, refuseNul } from './text.ts';
