@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AiosError, type AiosConfig, type Clock, type Logger } from '../core/index.ts';
-import type { Database } from '../storage/index.ts';
+import { ensurePrivateDir, type Database } from '../storage/index.ts';
 import { AuditTrail, loadAuditSigningKey, verifyAuditChain, type AuditVerification } from './audit/index.ts';
 import { Authorizer } from './authz/authorizer.ts';
 import { CedarEngine } from './authz/cedar-engine.ts';
@@ -102,7 +102,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
       const key = await keys.bootstrapAdmin(database.flags);
       if (key) {
         // The key goes to a 0600 file, never to the log or the terminal.
-        mkdirSync(config.dataDir, { recursive: true });
+        ensurePrivateDir(config.dataDir);
         writeFileSync(adminKeyFile, `${key}\n`, { mode: 0o600 });
         chmodSync(adminKeyFile, 0o600);
         logger.warn({ file: adminKeyFile }, 'created the first admin API key; it is in this file (mode 0600)');
