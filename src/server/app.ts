@@ -10,6 +10,7 @@ import type { Governance } from '../governance/index.ts';
 import type { ScheduleStore, WorkflowEngine } from '../workflows/index.ts';
 import { createGuard, isPublicPath } from './guard.ts';
 import { registerContentTypes } from './content-types.ts';
+import { refuseNulInRequest } from './nul-guard.ts';
 import { errorHandler, sendProblem, toAiosError } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { topicRoutes } from './routes/topics.ts';
@@ -98,6 +99,7 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
       return sendProblem(reply, new AiosError('AIOS_NOT_READY', 'AIOS is starting or shutting down; retry shortly'), req);
     }
   });
+  app.addHook('onRequest', refuseNulInRequest);
   const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, metrics: deps.metrics, enabled: deps.authEnabled });
   app.addHook('onRequest', guard.onRequest);
   app.addHook('onSend', guard.onSend);

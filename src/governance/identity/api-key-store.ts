@@ -1,9 +1,12 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { AiosError, type Clock, type Logger } from '../../core/index.ts';
+import { AiosError, checkIdentifier, type Clock, type Logger } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
 import { ROLES, type Principal } from '../principal.ts';
 import { apiKeyId, apiKeyMatches, generateApiKey } from './api-key-format.ts';
+
+/** A key's name and principal id, as the API takes them; the principal id is indexed in the audit trail. */
+const MAX_NAME_LENGTH = 200;
 
 interface KeyRow {
   id: string;
@@ -95,6 +98,8 @@ export class ApiKeyStore {
     if (!input.roles.length || unknown.length) {
       throw new AiosError('AIOS_AUTH_KEY_INVALID', unknown.length ? `unknown role(s): ${unknown.join(', ')}; roles are ${ROLES.join(', ')}` : 'a key needs at least one role');
     }
+    checkIdentifier(input.name, 'name', MAX_NAME_LENGTH);
+    if (input.principalId !== undefined) checkIdentifier(input.principalId, 'principalId', MAX_NAME_LENGTH);
     const now = this.#clock.now();
     if (input.expiresAt != null && input.expiresAt <= now) throw new AiosError('AIOS_AUTH_KEY_INVALID', 'expiresAt is in the past');
     const { id, key, hash } = generateApiKey();
