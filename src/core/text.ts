@@ -22,17 +22,30 @@ export function jsonPointer(parts: readonly (string | number)[]): string {
  * findNul({ a: ['x', 'y\u0000'] }); // { pointer: '/a/1', key: false }
  */
 export function findNul(value: unknown): { pointer: string; key: boolean } | undefined {
-  const stack: [unknown, (string | number)[]][] = [[value, []]];
+  // Each entry links to its parent, so the path is built only for the value found: linear in
+  // the size of the value, however deep.
+  interface Entry {
+    readonly v: unknown;
+    readonly parent?: Entry;
+    readonly key?: string | number;
+  }
+  const pointerOf = (e: Entry): string => {
+    const parts: (string | number)[] = [];
+    for (let x: Entry | undefined = e; x?.parent; x = x.parent) parts.push(x.key!);
+    return jsonPointer(parts.reverse());
+  };
+  const stack: Entry[] = [{ v: value }];
   while (stack.length) {
-    const [v, path] = stack.pop()!;
+    const e = stack.pop()!;
+    const v = e.v;
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return { pointer: jsonPointer(path), key: false };
+      if (v.includes('\u0000')) return { pointer: pointerOf(e), key: false };
     } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], [...path, i]]);
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], parent: e, key: i });
     } else if (v !== null && typeof v === 'object') {
       const entries = Object.entries(v);
-      for (const [k] of entries) if (k.includes('\u0000')) return { pointer: jsonPointer(path), key: true };
-      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i][1], [...path, entries[i][0]]]);
+      for (const [k] of entries) if (k.includes('\u0000')) return { pointer: pointerOf(e), key: true };
+      for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i][1], parent: e, key: entries[i][0] });
     }
   }
   return undefined;
