@@ -1,8 +1,8 @@
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AiosError, type AiosConfig, type Clock, type Logger } from '../core/index.ts';
-import { ensurePrivateDir, type Database } from '../storage/index.ts';
-import { AuditTrail, loadAuditSigningKey, verifyAuditChain, type AuditVerification } from './audit/index.ts';
+import { ensurePrivateDir, tightenFiles, type Database } from '../storage/index.ts';
+import { AuditTrail, loadAuditSigningKey, SIGNING_KEY_FILE, verifyAuditChain, type AuditVerification } from './audit/index.ts';
 import { Authorizer } from './authz/authorizer.ts';
 import { CedarEngine } from './authz/cedar-engine.ts';
 import type { PolicyEngine } from './authz/policy-engine.ts';
@@ -71,6 +71,10 @@ function oidcFrom(config: AiosConfig): OidcVerifier | undefined {
 /** Builds the governance capability from configuration. Nothing touches the database until `start`. */
 export function createGovernance(opts: GovernanceOptions): Governance {
   const { config, env, database, clock, logger } = opts;
+  // Key files from an earlier start (or copied in) that others may read are AIOS's own: made 0600.
+  for (const { file, mode } of tightenFiles(config.dataDir, ['admin.key', SIGNING_KEY_FILE, 'master.key'])) {
+    logger.warn({ file, mode: `0${mode.toString(8)}` }, 'a key file in the data directory was open to other users; it is 0600 now');
+  }
   const keys = new ApiKeyStore({ database, clock, logger });
   const authorizer = new Authorizer(opts.engine ?? new CedarEngine());
   const policies = new PolicyStore({ database, clock, logger, authorizer });

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The data directory holds the database and key material: its owner alone may enter it. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -25,4 +26,24 @@ export function exposedMode(dir: string): number | undefined {
   if (!existsSync(dir)) return undefined;
   const mode = statSync(dir).mode & 0o777;
   return mode & 0o077 ? mode : undefined;
+}
+
+/**
+ * Brings each named file of `dir` that exists and that others may use to 0600; returns those it
+ * changed, with the mode they had. Symbolic links are left alone (their target is not ours).
+ *
+ * @example
+ * for (const { file, mode } of tightenFiles(dataDir, ['admin.key'])) logger.warn({ file, mode }, 'tightened');
+ */
+export function tightenFiles(dir: string, names: readonly string[]): { file: string; mode: number }[] {
+  const changed: { file: string; mode: number }[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    if (!existsSync(file)) continue;
+    const st = lstatSync(file);
+    if (!st.isFile() || (st.mode & 0o077) === 0) continue;
+    chmodSync(file, PRIVATE_FILE_MODE);
+    changed.push({ file, mode: st.mode & 0o777 });
+  }
+  return changed;
 }
