@@ -9,3 +9,4 @@ export type { Logger } from './logger.ts';
 export { CONFIG_OPTIONS, loadConfig } from './config.ts';
 export type { AiosConfig, ConfigInput } from './config.ts';
 export { NAMESPACE_PATTERN, MAX_NAMESPACE_LENGTH, ALL_NAMESPACES, SYSTEM_NAMESPACE, namespaceProblem, isNamespaceName, isReservedNamespace } from './namespace.ts';
+export { checkIdentifier, findNul, jsonMayHoldNul, jsonPointer, nulMessage, NUL_MESSAGE, refuseNul } from './text.ts';

@@ -11,6 +11,7 @@ import type { ScheduleStore, WorkflowEngine } from '../workflows/index.ts';
 import { createGuard, isPublicPath } from './guard.ts';
 import { registerContentTypes } from './content-types.ts';
 import { createInflightBodies } from './inflight-bodies.ts';
+import { refuseNulInRequest } from './nul-guard.ts';
 import { errorHandler, sendProblem, toAiosError } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { topicRoutes } from './routes/topics.ts';
@@ -126,6 +127,7 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
       return sendProblem(reply, new AiosError('AIOS_NOT_READY', 'AIOS is starting or shutting down; retry shortly'), req);
     }
   });
+  app.addHook('onRequest', refuseNulInRequest);
   const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, metrics: deps.metrics, enabled: deps.authEnabled });
   app.addHook('onRequest', guard.onRequest);
   // After the guard: bodies are counted against the authenticated namespace and principal.

@@ -11,7 +11,7 @@ import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 const EventInputSchema = Type.Object(
   {
     id: Type.Optional(Type.String({ maxLength: 200, description: 'idempotency key; generated (UUIDv7) when absent' })),
-    key: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'partition key; defaults to data[keyField]' })),
+    key: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { description: 'partition key; defaults to data[keyField]' })),
     time: Type.Optional(
       Type.Union([Type.String({ format: 'date-time' }), Type.Integer({ minimum: MIN_TIME_MS, maximum: MAX_TIME_MS })], {
         description: 'event time, RFC 3339 or epoch milliseconds, years 0000 to 9999 (UTC); defaults to ingestion time',
@@ -55,7 +55,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
     const log = deps.events;
     app.post(
       '/topics/:topic/events',
-      { config: { action: 'events:append' },
+      { config: { action: 'events:append', bodyItemsChecked: true },
         schema: {
           tags: ['events'],
           summary: 'Append one event, a JSON array, NDJSON, or CloudEvents',
@@ -127,9 +127,9 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
           summary: 'Read events by partition and offset range, or from a time; page with `after`',
           params: TopicParams,
           querystring: Type.Object({
-            partition: Type.Optional(Type.Integer({ minimum: 0 })),
-            fromOffset: Type.Optional(Type.Integer({ minimum: 0 })),
-            toOffset: Type.Optional(Type.Integer({ minimum: 0, description: 'exclusive' })),
+            partition: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+            fromOffset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+            toOffset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'exclusive' })),
             fromTime: Type.Optional(Type.String({ description: 'RFC 3339; events ingested at or after it' })),
             after: Type.Optional(Type.String({ maxLength: 8000, description: 'the `next` cursor of the previous page' })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
@@ -159,7 +159,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
           params: TopicParams,
           querystring: Type.Object({
             from: Type.Optional(Type.String({ maxLength: 8000, description: 'earliest, latest (default) or a cursor' })),
-            partition: Type.Optional(Type.Integer({ minimum: 0 })),
+            partition: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
           }),
         },
       },
