@@ -129,6 +129,8 @@ export class Execution implements WorkflowContext {
       let prepared: PreparedEmit[] = [];
       try {
         const value = await this.#attempt(name, () => fn({ idempotencyKey, attempt, emit }), opts.timeoutMs);
+        // A result no write can store fails the step (terminally: the same result fails again).
+        this.#host.store.checkPayload(value, `the result of step "${name}"`);
         if (emits.length) prepared = await this.#prepareEmits(emits, seq);
         outcome = { ok: true, value };
       } catch (error) {
@@ -326,6 +328,8 @@ export class Execution implements WorkflowContext {
 
   async setState(value: unknown): Promise<void> {
     this.#check();
+    // Thrown to the workflow code, not taken for a failing store.
+    this.#host.store.checkPayload(value, 'the state of the run');
     await this.#flush();
     await this.#write(() => this.#host.store.update(this.ns, this.runId, this.epoch, { state: value }));
   }

@@ -462,6 +462,13 @@ export class WorkflowEngine {
     const { ns, runId, epoch } = exec;
     try {
       let error = exec.fatal ?? (outcome.ok ? undefined : toError(outcome.error));
+      if (!error && outcome.ok) {
+        try {
+          this.#store.checkPayload(outcome.value, `the output of workflow run ${ns}/${runId}`);
+        } catch (e) {
+          error = toError(e);
+        }
+      }
       if (!error && exec.unreplayed() > 0) {
         error = new NonDeterminismError(
           exec.position,

@@ -185,6 +185,13 @@ export interface RunStore {
   removeWorker(workerId: string): Promise<void>;
   /** The run's journal in seq order. */
   journal(ns: string, runId: string): Promise<JournalEntry[]>;
+  /**
+   * Throws what a write of `value` would (AIOS_WF_PAYLOAD_TOO_LARGE, or AIOS_VALIDATION for a
+   * value JSON cannot hold or one with a NUL character), without writing. The engine asks before
+   * it journals a step's result or a run's output, so that such a value fails the step or the run
+   * instead of failing every write of the run, replay after replay.
+   */
+  checkPayload(value: unknown, what: string): void;
   /** Records entries, keeping what is already stored at a seq; returns the entries as stored. */
   appendJournal(ns: string, runId: string, epoch: number, entries: readonly JournalEntryInput[], opts?: AppendJournalOptions): Promise<JournalEntry[]>;
   /** `opts.also` runs inside the update's transaction, after it (as in `appendJournal`). */

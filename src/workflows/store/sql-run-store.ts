@@ -201,6 +201,10 @@ export class SqlRunStore implements RunStore {
     return (rows as JournalRow[]).map(toEntry);
   }
 
+  checkPayload(value: unknown, what: string): void {
+    encodePayload(value, this.#limit, what);
+  }
+
   async appendJournal(ns: string, runId: string, epoch: number, entries: readonly JournalEntryInput[], opts: AppendJournalOptions = {}): Promise<JournalEntry[]> {
     const now = this.#clock.now();
     const rows = entries.map((e): JournalRow => {
