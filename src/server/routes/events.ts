@@ -167,29 +167,44 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: {
           tags: ['events'],
           summary: 'Live tail over Server-Sent Events; resumes from Last-Event-ID',
-          description: 'Each SSE message has `event: event`, `data` the event JSON, and `id` a cursor (partition:offset,...) to resume from.',
+          description:
+            'Each SSE message has `event: event`, `data` the event JSON, and `id` a cursor (`partition:offset,...`, the next offset ' +
+            'of every partition) that a reconnecting EventSource sends back as `Last-Event-ID`; the header wins over `?from`. ' +
+            '`from` is `earliest`, `latest` (the default) or such a cursor. A partition the cursor does not name starts at its ' +
+            'earliest retained event, and an offset removed by retention starts at the first one kept. Refused with 400 ' +
+            'AIOS_EVENTS_INVALID_POSITION before the stream starts, so that an EventSource stops instead of reconnecting: a ' +
+            'cursor that does not parse, names a partition twice, names a partition the topic does not have, or is beyond the ' +
+            'end of a partition (an offset this topic never reached); a `partition` the topic does not have. With `partition`, ' +
+            'cursor entries for the other partitions are ignored. HEAD answers the headers of the stream and ends.',
           params: TopicParams,
           querystring: Type.Object({
             from: Type.Optional(Type.String({ maxLength: 8000, description: 'earliest, latest (default) or a cursor' })),
             partition: Type.Optional(Type.Integer({ minimum: 0 })),
           }),
+          headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 8000, description: 'a cursor: the `id` of the last message received' })) }),
         },
       },
       async (req, reply) => {
         const ns = namespaceOf(req);
         const lastId = req.headers['last-event-id'];
         const from = typeof lastId === 'string' && lastId ? lastId : req.query.from;
-        await log.getTopic(ns, req.params.topic); // 404 before the stream starts
         const ac = new AbortController();
+        // The topic and the cursor are checked before the stream starts: a 4xx here ends an EventSource for good.
+        const events = await log.openTail(ns, req.params.topic, { from, partition: req.query.partition, signal: ac.signal });
+        const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+        if (req.method === 'HEAD') {
+          await events.return(undefined);
+          return reply.code(200).headers(headers).send();
+        }
         deps.streams.add(ac);
         reply.hijack();
         const res = reply.raw;
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.writeHead(200, { ...headers, connection: 'keep-alive' });
         res.write(': connected\n\n');
         const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
         req.raw.on('close', () => ac.abort());
         try {
-          for await (const { event, cursor } of log.tail(ns, req.params.topic, { from, partition: req.query.partition, signal: ac.signal })) {
+          for await (const { event, cursor } of events) {
             if (!res.write(`id: ${cursor}\nevent: event\ndata: ${JSON.stringify(eventOut(event))}\n\n`)) {
               await new Promise<void>((r) => {
                 const done = () => { res.off('drain', done); res.off('close', done); r(); };
