@@ -66,6 +66,14 @@ export interface TailOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Why an atomic request with some valid events was refused: the events that were not. */
+function atomicRefusal(rejected: readonly Rejection[], total: number): string {
+  const named = rejected.slice(0, 3).map((r) => `event ${r.index} (${r.code}: ${r.reason.slice(0, 200)})`).join(', ');
+  const more = rejected.length > 3 ? ` and ${rejected.length - 3} more` : '';
+  const verb = rejected.length === 1 ? 'was' : 'were';
+  return `the request was refused because ${named}${more} ${verb} rejected; with ?atomic=true one rejected event refuses all ${total}, so nothing was appended`;
+}
+
 const DEFAULT_LIMITS: EventLogLimits = { maxEventsPerRequest: 10_000, maxEventBytes: 1 << 20, appendQueueEvents: 200_000, commitBatchEvents: 10_000 };
 const TOPIC_CACHE_MS = 2_000;
 
@@ -250,7 +258,10 @@ export class EventLog {
     this.#metrics?.rejected(topic, rejected.length);
     if (rejected.length && (opts.atomic || prepared.length === 0)) {
       const code = inputs.length === 1 ? rejected[0].code : 'AIOS_EVENTS_BATCH_REJECTED';
-      const detail = inputs.length === 1 ? `event rejected: ${rejected[0].reason}` : `${rejected.length} of ${inputs.length} events rejected; nothing was appended`;
+      const detail =
+        inputs.length === 1 ? `event rejected: ${rejected[0].reason}`
+        : prepared.length ? atomicRefusal(rejected, inputs.length)
+        : `all ${inputs.length} events were rejected; nothing was appended`;
       throw new AiosError(code, detail, { errors: rejected.map((r) => ({ path: `/${r.index}`, message: `${r.code}: ${r.reason}` })), extra: { rejected } });
     }
     if (!prepared.length) return { accepted: [], rejected };

@@ -1,9 +1,37 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AiosError } from '../core/index.ts';
 import { parseCloudEvents } from '../events/index.ts';
+import { acceptedTypes, unsupportedMediaType } from './problem.ts';
 
 /** Marks a body parsed from CloudEvents, so the append route knows it holds several events. */
 export const CLOUDEVENTS_BATCH = Symbol('cloudevents-batch');
+
+/**
+ * Refuses, before the body is read, a body whose media type the route does not take (its
+ * `accepts`, JSON by default), so every route answers 415 alike instead of parsing a type
+ * registered for another route (NDJSON or text as an array or a string).
+ */
+export async function refuseUnacceptedMediaType(req: FastifyRequest): Promise<void> {
+  if (req.method === 'GET' || req.method === 'HEAD') return;
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody) return;
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (!acceptedTypes(req).includes(type)) throw unsupportedMediaType(req);
+}
+
+/** The physical line (1-based) of each event of an NDJSON body; blank lines hold no event. */
+const NDJSON_LINES = Symbol('ndjson-lines');
+
+/**
+ * For a body parsed from NDJSON, the line number of each event, the numbering a malformed line's
+ * error uses; undefined for other bodies.
+ *
+ * @example ndjsonLines(req.body)?.[rejected.index] // the line the rejected event was on
+ */
+export function ndjsonLines(body: unknown): readonly number[] | undefined {
+  return Array.isArray(body) ? (body as { [NDJSON_LINES]?: number[] })[NDJSON_LINES] : undefined;
+}
 
 /** Deepest nesting accepted in a body; deeper documents are refused before anything reads them recursively. */
 export const MAX_JSON_DEPTH = 100;
@@ -34,15 +62,19 @@ export function assertPortableJson(value: unknown, what: string): void {
   }
 }
 
-function parseJson(text: string, what: string): unknown {
+function parseJson(text: string, what: string, extra?: Record<string, unknown>): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     // The engine's message quotes the text around the error, which may be a secret: not repeated.
-    throw new AiosError('AIOS_MALFORMED_JSON', `${what} is not valid JSON`);
+    throw new AiosError('AIOS_MALFORMED_JSON', `${what} is not valid JSON`, { extra });
   }
-  assertPortableJson(value, what);
+  try {
+    assertPortableJson(value, what);
+  } catch (e) {
+    throw extra ? new AiosError('AIOS_MALFORMED_JSON', (e as Error).message, { extra }) : e;
+  }
   return value;
 }
 
@@ -68,12 +100,15 @@ export function registerContentTypes(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => {
     try {
       const out: unknown[] = [];
+      const numbers: number[] = [];
       const lines = (body as string).split('\n');
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i].trim();
-        if (line) out.push(parseJson(line, `line ${i + 1}`));
+        if (!line) continue;
+        out.push(parseJson(line, `line ${i + 1}`, { line: i + 1 }));
+        numbers.push(i + 1);
       }
-      done(null, out);
+      done(null, Object.assign(out, { [NDJSON_LINES]: numbers }));
     } catch (e) {
       done(e as Error, undefined);
     }

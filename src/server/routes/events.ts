@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
-import { AiosError, parseTime } from '../../core/index.ts';
-import { fromCloudEvent, type AppendResult, type CommitHook } from '../../events/index.ts';
+import { AiosError, isAiosError, parseTime } from '../../core/index.ts';
+import { fromCloudEvent, type AppendResult, type CommitHook, type Rejection } from '../../events/index.ts';
 import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { auditInput } from '../guard.ts';
-import { CLOUDEVENTS_BATCH } from '../content-types.ts';
+import { CLOUDEVENTS_BATCH, ndjsonLines } from '../content-types.ts';
 import { sendProblem } from '../problem.ts';
 import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 
@@ -20,10 +20,29 @@ const EventInputSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Line = Type.Optional(Type.Integer({ minimum: 1, description: 'NDJSON only: the line (1-based, blank lines counted) the event was on' }));
 const AppendResponse = Type.Object({
-  accepted: Type.Array(Type.Object({ index: Type.Integer(), id: Type.String(), partition: Type.Integer(), offset: Type.Integer(), duplicate: Type.Boolean() })),
-  rejected: Type.Array(Type.Object({ index: Type.Integer(), id: Type.Optional(Type.String()), code: Type.String(), reason: Type.String() })),
+  accepted: Type.Array(Type.Object({ index: Type.Integer(), line: Line, id: Type.String(), partition: Type.Integer(), offset: Type.Integer(), duplicate: Type.Boolean() })),
+  rejected: Type.Array(Type.Object({ index: Type.Integer(), line: Line, id: Type.Optional(Type.String()), code: Type.String(), reason: Type.String() })),
 });
+
+/** Gives each entry of an NDJSON append's answer its line, the numbering of malformed-line errors. */
+function numberLines<T extends { index: number }>(items: readonly T[], lines: readonly number[]): T[] {
+  return items.map((it) => ({ ...it, line: lines[it.index] }));
+}
+
+/** The same for a refused NDJSON append: its rejected events, each with its line. */
+function refusalWithLines(lines: readonly number[] | undefined) {
+  return (e: unknown): never => {
+    const rejected = isAiosError(e) ? (e.extra?.rejected as Rejection[] | undefined) : undefined;
+    if (!lines || !rejected || !isAiosError(e)) throw e;
+    throw new AiosError(e.code, e.message, {
+      cause: e,
+      errors: rejected.map((r) => ({ path: `/${r.index}`, message: `line ${lines[r.index]}: ${r.code}: ${r.reason}` })),
+      extra: { ...e.extra, rejected: numberLines(rejected, lines) },
+    });
+  };
+}
 
 /** Events carry the lineage id of the request that brought them in, unless they bring their own. */
 function withLineage(item: unknown, lineageId: string): unknown {
@@ -64,7 +83,9 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
             'Content types: application/json (an event or an array), application/x-ndjson (one event per line), ' +
             'application/cloudevents+json, application/cloudevents-batch+json, and CloudEvents binary mode (ce-* headers). ' +
             'Accepted events are durable before the answer. 200 when all were accepted, 207 when some were rejected ' +
-            '(each with index, code and reason), 422 when all were (or, with ?atomic=true, when any was).',
+            '(each with index, code and reason), 422 when all were (or, with ?atomic=true, when any was: `detail` names it). ' +
+            '`index` counts events from 0; for NDJSON every entry also has `line`, its physical line (from 1, blank lines counted), ' +
+            'the numbering of a malformed line\'s error.',
           params: TopicParams,
           querystring: Type.Object({ atomic: Type.Optional(Type.Boolean({ default: false })) }),
           body: Type.Union([EventInputSchema, Type.Array(EventInputSchema)]),
@@ -98,6 +119,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         if (items.length === 0) throw new AiosError('AIOS_BAD_REQUEST', 'the body holds no events');
         const single = !Array.isArray(req.body) && !(body as { [CLOUDEVENTS_BATCH]?: boolean })[CLOUDEVENTS_BATCH] && items.length === 1;
         const ns = namespaceOf(req);
+        const lines = ndjsonLines(req.body);
         const lineageNode = { ns, lineageId: req.lineageId, kind: 'ingest' as const, name: req.params.topic, ref: `topic:${req.params.topic}` };
         // Every item not in `positions` was rejected: the event log writes all accepted items in one batch.
         const lineageAttrs = (positions: readonly unknown[]) => ({ accepted: positions.length, rejected: items.length - positions.length, positions: positionsSummary(positions as { partition: number; offset: number }[]) });
@@ -117,17 +139,18 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
               await lineage.postgres(trx, positions);
             },
           };
-          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit });
+          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit }).catch(refusalWithLines(lines));
           if (audit && result.accepted.length) {
             deps.governance.audit.noteCommitted(audit.committed());
             req.aiosAudited = true;
           }
         } else {
           // NATS: no shared transaction; both are written right after the publish, before the answer.
-          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single });
+          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single }).catch(refusalWithLines(lines));
           if (result.accepted.length) await deps.governance.lineage.record({ ...lineageNode, attrs: lineageAttrs(result.accepted) });
         }
-        return reply.code(result.rejected.length ? 207 : 200).send(result);
+        const answer = lines ? { accepted: numberLines(result.accepted, lines), rejected: numberLines(result.rejected, lines) } : result;
+        return reply.code(result.rejected.length ? 207 : 200).send(answer);
       },
     );
 
