@@ -63,6 +63,10 @@ describe('405 for a wrong method on a path that exists', () => {
     const health = await t.aios.http.inject({ method: 'POST', url: '/healthz' });
     expect([health.statusCode, health.headers.allow]).toEqual([405, 'GET, HEAD']);
     expect((await t.api({ method: 'PUT', url: '/api/v1/no-such-thing' })).statusCode).toBe(404);
+    // Whatever the body: the method is what is wrong.
+    const csv = await t.api({ method: 'PUT', url: '/api/v1/topics/shapes/events', headers: { 'content-type': 'text/csv' }, payload: 'v\n1\n' });
+    expect([csv.statusCode, csv.json().code]).toEqual([405, 'AIOS_METHOD_NOT_ALLOWED']);
+    expect((await t.api({ method: 'POST', url: '/api/v1/no-such-thing', headers: { 'content-type': 'text/csv' }, payload: 'v' })).statusCode).toBe(404);
     expect((await t.api({ method: 'GET', url: '/api/v1/topics/shapes/events/extra' })).statusCode).toBe(404);
     // Without credentials, an API path is not described at all.
     expect((await t.aios.http.inject({ method: 'PUT', url: '/api/v1/topics/shapes/events' })).statusCode).toBe(401);

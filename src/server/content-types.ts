@@ -12,7 +12,8 @@ export const CLOUDEVENTS_BATCH = Symbol('cloudevents-batch');
  * registered for another route (NDJSON or text as an array or a string).
  */
 export async function refuseUnacceptedMediaType(req: FastifyRequest): Promise<void> {
-  if (req.method === 'GET' || req.method === 'HEAD') return;
+  // No route: the 404 or 405 says more than the media type would.
+  if (req.is404 || req.method === 'GET' || req.method === 'HEAD') return;
   const length = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
   if (!hasBody) return;
