@@ -26,13 +26,15 @@ export type {
   ResetTarget,
   EventStore,
 } from './events/index.ts';
-export { ROLES, ACTIONS, DEFAULT_POLICIES, CedarEngine, LINEAGE_KINDS, verifyAuditChain, toOpenLineage } from './governance/index.ts';
+export { ROLES, ACTIONS, DEFAULT_POLICIES, CedarEngine, POLICY_LIMITS, LINEAGE_KINDS, verifyAuditChain, toOpenLineage } from './governance/index.ts';
 export type {
   Governance,
   Principal,
   Role,
   Action,
   PolicyEngine,
+  CedarEngineOptions,
+  PolicyLimits,
   AuthzDecision,
   AuthzRequest,
   ResourceRef,

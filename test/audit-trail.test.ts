@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, isAiosError, ManualClock } from '../src/core/index.ts';
 import {
   AuditTrail,
+  checkpointHash,
   checkpointMessage,
   GENESIS_HASH,
   keyIdOf,
@@ -21,7 +22,7 @@ import {
   type AuditSigningKey,
   type AuditTrailOptions,
 } from '../src/governance/audit/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 
@@ -51,14 +52,16 @@ interface Engine {
   readonly name: 'sqlite' | 'postgres';
   readonly skip: boolean;
   fresh(): Promise<Chain>;
+  /** A fresh database migrated by `migrations` only. */
+  freshAt(migrations: readonly Migration[]): Promise<Chain>;
   /** Runs `fn` with the append-only triggers out of the way, as an attacker with DBA rights would. */
   tamper(database: Database, fn: (db: Kysely<any>) => Promise<void>): Promise<void>;
 }
 
-async function open(dataDir: string, url?: string): Promise<Chain> {
+async function open(dataDir: string, url?: string, migrations: readonly Migration[] = MIGRATIONS): Promise<Chain> {
   const make = () => createDatabase({ url, sqliteFile: join(dataDir, 'aios.db') });
   const database = make();
-  await migrate(database);
+  await migrate(database, migrations);
   cleanups.push(() => database.close());
   const key = loadAuditSigningKey({ dataDir, env: {} });
   return { database, dataDir, url, key, reopen: make };
@@ -69,12 +72,15 @@ const engines: Engine[] = [
     name: 'sqlite',
     skip: false,
     async fresh() {
+      return this.freshAt(MIGRATIONS);
+    },
+    async freshAt(migrations) {
       const dataDir = mkdtempSync(join(tmpdir(), 'aios-audit-'));
       cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      return open(dataDir);
+      return open(dataDir, undefined, migrations);
     },
     async tamper(database, fn) {
-      for (const t of ['aios_audit_log_no_update', 'aios_audit_log_no_delete', 'aios_audit_checkpoints_no_update', 'aios_audit_checkpoints_no_delete']) {
+      for (const t of ['aios_audit_log_no_update', 'aios_audit_log_no_delete', 'aios_audit_checkpoints_no_update', 'aios_audit_checkpoints_no_delete', 'aios_audit_checkpoint_chain_no_update', 'aios_audit_checkpoint_chain_no_delete']) {
         await sql.raw(`drop trigger if exists ${t}`).execute(database.db);
       }
       await fn(database.db);
@@ -84,11 +90,14 @@ const engines: Engine[] = [
     name: 'postgres',
     skip: !pgUp,
     async fresh() {
+      return this.freshAt(MIGRATIONS);
+    },
+    async freshAt(migrations) {
       const schema = await freshPgSchema();
       const dataDir = mkdtempSync(join(tmpdir(), 'aios-audit-pg-'));
       cleanups.push(() => schema.drop());
       cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      return open(dataDir, schema.url);
+      return open(dataDir, schema.url, migrations);
     },
     async tamper(database, fn) {
       // replica role skips user triggers for this session only (the superuser's way around them).
@@ -136,7 +145,9 @@ async function chainOf(engine: Engine, n: number): Promise<{ chain: Chain; recor
   return { chain, records };
 }
 
-const verify = (chain: Chain, pageSize?: number) => verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize });
+/** Records are written at the ManualClock's start; measured from there, none is old enough to need a checkpoint. */
+const NOW = new ManualClock().now();
+const verify = (chain: Chain, pageSize?: number) => verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize, now: NOW });
 const cli = (args: string[], env: Record<string, string> = {}) =>
   run(process.execPath, [AIOS_BIN, 'audit', 'verify', ...args], { timeout: 30_000, env: { ...process.env, AIOS_DATA_DIR: '', AIOS_DATABASE_URL: '', AIOS_AUDIT_PUBLIC_KEY: '', AIOS_AUDIT_SIGNING_KEY: '', ...env } }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
@@ -162,7 +173,7 @@ for (const engine of engines) {
       expect(stored[5].inputHash).toMatch(/^[0-9a-f]{64}$/);
       expect(stored[5].outputHash).toBeNull();
       const result = await verify(chain, 7);
-      expect(result).toEqual({ ok: true, records: 200, checkpoints: 0, problems: [] });
+      expect(result).toMatchObject({ ok: true, records: 200, checkpoints: 0, covered: 0, problems: [] });
     });
 
     it('refuses callers beyond the queue bound with AIOS_OVERLOADED and keeps the chain whole', async () => {
@@ -224,13 +235,17 @@ for (const engine of engines) {
       const records: AuditRecord[] = [];
       for (let i = 0; i < 25; i++) records.push(await trail.record(entry(i)));
       const onDemand = await trail.checkpoint();
-      expect(onDemand).toMatchObject({ treeSize: 25, keyId: chain.key.keyId, rootHash: merkleRoot(records.map((r) => r.recordHash)) });
+      expect(onDemand).toMatchObject({ seq: 3, treeSize: 25, keyId: chain.key.keyId, rootHash: merkleRoot(records.map((r) => r.recordHash)) });
       expect(await trail.checkpoint()).toBeNull();
       await trail.close();
-      const rows = await chain.database.db.selectFrom('aios_audit_checkpoints').selectAll().orderBy('tree_size').execute();
-      expect(rows.map((r) => Number(r.tree_size))).toEqual([10, 20, 25]);
+      const rows = await chain.database.db.selectFrom('aios_audit_checkpoint_chain').selectAll().orderBy('seq').execute();
+      expect(rows.map((r) => [Number(r.seq), Number(r.tree_size)])).toEqual([[1, 10], [2, 20], [3, 25]]);
       expect(rows[0].root_hash).toBe(merkleRoot(records.slice(0, 10).map((r) => r.recordHash)));
-      expect(await verify(chain)).toEqual({ ok: true, records: 25, checkpoints: 3, problems: [] });
+      // Each checkpoint signs the hash of the one before.
+      expect(rows[0].prev_hash).toBe(GENESIS_HASH);
+      expect(rows[1].prev_hash).toBe(rows[0].hash);
+      expect(rows[2].prev_hash).toBe(rows[1].hash);
+      expect(await verify(chain)).toEqual({ ok: true, records: 25, checkpoints: 3, unchainedCheckpoints: 0, covered: 25, witnessed: 0, problems: [] });
 
       // A second writer (say, after a restart) starts a fresh Merkle frontier and reads the log.
       const timed = trailOn(chain, { checkpointIntervalMs: 30 });
@@ -252,7 +267,7 @@ for (const engine of engines) {
       })();
       const results = [];
       while (!done) {
-        results.push(await verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize: 16 }));
+        results.push(await verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize: 16, now: NOW }));
         // better-sqlite3 answers synchronously; let the writer's queue run between verifications.
         await new Promise((r) => setImmediate(r));
       }
@@ -268,9 +283,12 @@ for (const engine of engines) {
       const db = chain.database.db;
       await expect(db.updateTable('aios_audit_log').set({ action: 'nothing' }).where('seq', '=', 2).execute()).rejects.toThrow(/append-only/);
       await expect(db.deleteFrom('aios_audit_log').where('seq', '=', 2).execute()).rejects.toThrow(/append-only/);
-      await expect(db.updateTable('aios_audit_checkpoints').set({ root_hash: 'x' }).execute()).rejects.toThrow(/append-only/);
-      await expect(db.deleteFrom('aios_audit_checkpoints').execute()).rejects.toThrow(/append-only/);
-      if (engine.name === 'postgres') await expect(sql`truncate aios_audit_log`.execute(db)).rejects.toThrow(/append-only/);
+      await expect(db.updateTable('aios_audit_checkpoint_chain').set({ root_hash: 'x' }).execute()).rejects.toThrow(/append-only/);
+      await expect(db.deleteFrom('aios_audit_checkpoint_chain').execute()).rejects.toThrow(/append-only/);
+      if (engine.name === 'postgres') {
+        await expect(sql`truncate aios_audit_log`.execute(db)).rejects.toThrow(/append-only/);
+        await expect(sql`truncate aios_audit_checkpoint_chain`.execute(db)).rejects.toThrow(/append-only/);
+      }
       expect(await verify(chain)).toMatchObject({ ok: true, records: 3, checkpoints: 1 });
     });
 
@@ -370,13 +388,18 @@ for (const engine of engines) {
         const { chain } = await chainOf(engine, 8);
         const other = generateKeyPairSync('ed25519');
         await engine.tamper(chain.database, async (db) => {
-          const cp = await db.selectFrom('aios_audit_checkpoints').selectAll().executeTakeFirstOrThrow();
-          const keyId = keyIdOf(other.publicKey);
-          const message = checkpointMessage({ treeSize: Number(cp.tree_size), rootHash: cp.root_hash, keyId });
-          await db.deleteFrom('aios_audit_checkpoints').execute();
+          const cp = await db.selectFrom('aios_audit_checkpoint_chain').selectAll().executeTakeFirstOrThrow();
+          const body = { seq: Number(cp.seq), prevHash: cp.prev_hash, treeSize: Number(cp.tree_size), rootHash: cp.root_hash, createdAt: Number(cp.created_at), keyId: keyIdOf(other.publicKey) };
+          await db.deleteFrom('aios_audit_checkpoint_chain').execute();
           await db
-            .insertInto('aios_audit_checkpoints')
-            .values({ ...cp, key_id: keyId, signature: sign(null, message, other.privateKey).toString('base64'), public_key: other.publicKey.export({ type: 'spki', format: 'pem' }).toString() })
+            .insertInto('aios_audit_checkpoint_chain')
+            .values({
+              ...cp,
+              key_id: body.keyId,
+              signature: sign(null, checkpointMessage(body), other.privateKey).toString('base64'),
+              hash: checkpointHash(body),
+              public_key: other.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+            })
             .execute();
         });
         const result = await verify(chain);
@@ -392,22 +415,51 @@ for (const engine of engines) {
         const { chain } = await chainOf(engine, 8);
         const trail = trailOn(chain);
         await trail.record(entry(100));
-        // Signed with the right key, over a root no record set has.
-        const rootHash = 'f'.repeat(64);
-        const signature = sign(null, checkpointMessage({ treeSize: 9, rootHash, keyId: chain.key.keyId }), chain.key.privateKey).toString('base64');
+        // Signed with the right key and chained to checkpoint 1, over a root no record set has.
+        const first = await chain.database.db.selectFrom('aios_audit_checkpoint_chain').selectAll().executeTakeFirstOrThrow();
+        const body = { seq: 2, prevHash: first.hash, treeSize: 9, rootHash: 'f'.repeat(64), createdAt: 0, keyId: chain.key.keyId };
+        const signature = sign(null, checkpointMessage(body), chain.key.privateKey).toString('base64');
         await chain.database.db
-          .insertInto('aios_audit_checkpoints')
-          .values({ tree_size: 9, root_hash: rootHash, signature, key_id: chain.key.keyId, public_key: 'n/a', created_at: 0 })
+          .insertInto('aios_audit_checkpoint_chain')
+          .values({ seq: 2, prev_hash: body.prevHash, tree_size: 9, root_hash: body.rootHash, created_at: 0, key_id: body.keyId, signature, hash: checkpointHash(body), public_key: 'n/a', consistency: '[]' })
           .execute();
         const result = await verify(chain);
         expect(result.problems).toEqual([expect.objectContaining({ seq: null, kind: 'checkpoint_root_mismatch' })]);
       });
     });
 
+    it('opens a database made before the checkpoint chain: old checkpoints stay verified, the next start chains over every record', async () => {
+      const chain = await engine.freshAt(MIGRATIONS.filter((m) => m.version < 11));
+      const clock = new ManualClock();
+      // The trail of that time wrote records and unchained checkpoints; records as then, the checkpoint signed as then.
+      const old = new AuditTrail({ database: chain.database, clock, logger, signingKey: chain.key, checkpointEvery: 1000 });
+      const records = await old.recordMany(Array.from({ length: 12 }, (_, i) => entry(i)));
+      await old.close();
+      const rootHash = merkleRoot(records.slice(0, 10).map((r) => r.recordHash));
+      const legacyMessage = Buffer.from(JSON.stringify({ keyId: chain.key.keyId, rootHash, treeSize: 10 }));
+      await chain.database.db
+        .insertInto('aios_audit_checkpoints')
+        .values({ tree_size: 10, root_hash: rootHash, signature: sign(null, legacyMessage, chain.key.privateKey).toString('base64'), key_id: chain.key.keyId, public_key: 'pem', created_at: 0 })
+        .execute();
+      // Verified before and after the migration, as it is.
+      expect(await verify(chain)).toMatchObject({ ok: true, checkpoints: 0, unchainedCheckpoints: 1, covered: 10 });
+      await migrate(chain.database);
+      expect(await verify(chain)).toMatchObject({ ok: true, checkpoints: 0, unchainedCheckpoints: 1, covered: 10 });
+
+      const next = trailOn(chain, {}, clock);
+      next.start();
+      await next.close();
+      expect(await next.latestCheckpoint()).toMatchObject({ seq: 1, prevHash: GENESIS_HASH, treeSize: 12 });
+      expect(await verify(chain)).toMatchObject({ ok: true, records: 12, checkpoints: 1, unchainedCheckpoints: 1, covered: 12 });
+      await engine.tamper(chain.database, (db) => db.updateTable('aios_audit_log').set({ record_hash: 'a'.repeat(64) }).where('seq', '=', 4).execute().then(() => undefined));
+      const result = await verify(chain);
+      expect(result.problems.filter((p) => p.kind === 'checkpoint_root_mismatch').map((p) => p.message.split(' has root')[0])).toEqual(['unchained checkpoint at tree size 10', 'checkpoint 1']);
+    });
+
     it('passes the CLI on an intact chain, and fails without a key', async () => {
       const { chain } = await chainOf(engine, 4);
       const ok = await cli(cliTarget(chain));
-      expect(ok).toEqual({ code: 0, out: 'audit chain OK: 4 records, 1 checkpoints\n' });
+      expect(ok).toEqual({ code: 0, out: 'audit chain OK: 4 records, 1 checkpoints, no witness\n' });
       if (chain.url) {
         // An auditor's own copy of the public key, with no access to the data directory.
         const pub = chain.key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -431,8 +483,9 @@ describe.skipIf(!pgUp)('audit trail with two writers on PostgreSQL', () => {
     const chain = await engines[1].fresh();
     const second = chain.reopen();
     cleanups.push(() => second.close());
-    const a = trailOn(chain, { checkpointEvery: 50 });
-    const b = new AuditTrail({ database: second, clock: new ManualClock(), logger, signingKey: chain.key, checkpointEvery: 50 });
+    // Checkpoints every 10 records from both writers: they race for the same chain positions.
+    const a = trailOn(chain, { checkpointEvery: 10 });
+    const b = new AuditTrail({ database: second, clock: new ManualClock(), logger, signingKey: chain.key, checkpointEvery: 10 });
     cleanups.push(() => b.close());
     // Twenty small waves per writer, so that their transactions really contend for the head.
     const write = async (trail: AuditTrail, id: string) => {
@@ -441,14 +494,23 @@ describe.skipIf(!pgUp)('audit trail with two writers on PostgreSQL', () => {
       return out;
     };
     const [ra, rb] = await Promise.all([write(a, 'writer-a'), write(b, 'writer-b')]);
+    // Both sign at once over the same head: one takes the chain position, the other finds it covered or signs the next.
+    for (let k = 0; k < 5; k++) {
+      const rec = await a.record(entry(1000 + k, { actor: { type: 'service', id: 'writer-a', authMethod: 'system' } }));
+      ra.push(rec);
+      const signed = (await Promise.all([a.checkpoint(), b.checkpoint()])).filter((c) => c !== null).sort((x, y) => x.seq - y.seq);
+      expect((await b.latestCheckpoint())!.treeSize).toBeGreaterThanOrEqual(rec.seq);
+      if (signed.length === 2) expect(signed[1].seq).toBe(signed[0].seq + 1);
+    }
     await Promise.all([a.close(), b.close()]);
     const seqs = [...ra, ...rb].map((r) => r.seq).sort((x, y) => x - y);
-    expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(seqs).toEqual(Array.from({ length: 205 }, (_, i) => i + 1));
     const stored = await a.query('plant-a', { limit: 1000 });
     expect(stored.filter((r) => r.actor.id === 'writer-a').map((r) => r.seq).sort((x, y) => x - y)).toEqual(ra.map((r) => r.seq).sort((x, y) => x - y));
     expect(stored.filter((r) => r.actor.id === 'writer-b')).toHaveLength(100);
     const result = await verify(chain);
-    expect(result).toMatchObject({ ok: true, records: 200, problems: [] });
-    expect(result.checkpoints).toBeGreaterThanOrEqual(1);
+    // One unbroken chain of checkpoints (verify checks seqs and links), the last covering all.
+    expect(result).toMatchObject({ ok: true, records: 205, covered: 205, problems: [] });
+    expect(result.checkpoints).toBeGreaterThanOrEqual(2);
   });
 });

@@ -4,7 +4,8 @@ import { startTestAios, type TestAios } from './support/runtime.ts';
 
 let t: TestAios;
 beforeAll(async () => {
-  t = await startTestAios();
+  // Two failed authentications per route, all from one address: more than the default limit of failures.
+  t = await startTestAios({ authFailureLimit: 0 });
 });
 afterAll(() => t.cleanup());
 
@@ -47,15 +48,17 @@ describe('route inventory', () => {
   });
 
   it('denied requests are audited, with the decision for a 403', async () => {
-    const before = (await t.api({ method: 'GET', url: '/api/v1/audit?action=topics:list&limit=1000' })).json().records.length;
-    await t.aios.http.inject({ method: 'GET', url: '/api/v1/topics' });
+    // Failed authentications go to AIOS's own namespace, never the one the request named.
+    const anonymousIn = async (ns: string) => ((await t.api({ method: 'GET', url: '/api/v1/audit?actor=anonymous&limit=1000', headers: { 'x-aios-namespace': ns } })).json().records as { outcome: string; action: string }[]).filter((r) => r.outcome === 'denied');
+    const inDefault = (await anonymousIn('default')).length;
+    await t.aios.http.inject({ method: 'GET', url: '/api/v1/topics', remoteAddress: '192.0.2.44' });
+    expect((await anonymousIn('aios-system')).map((r) => r.action)).toContain('auth:authenticate');
+    expect(await anonymousIn('default')).toHaveLength(inDefault);
     const viewer = (await t.api({ method: 'POST', url: '/api/v1/keys', payload: { name: 'v', roles: ['viewer'] }, headers: { 'x-aios-namespace': 'default' } })).json().key as string;
     const denied = await t.aios.http.inject({ method: 'POST', url: '/api/v1/topics', payload: { name: 'nope' }, headers: { authorization: `Bearer ${viewer}` } });
     expect(denied.statusCode).toBe(403);
     expect(denied.json().code).toBe('AIOS_AUTH_FORBIDDEN');
     const records = (await t.api({ method: 'GET', url: '/api/v1/audit?limit=10000' })).json().records as { action: string; outcome: string; error: string; actor: { id: string }; decision: { decision: string; policySetHash: string } | null }[];
-    const anon = records.filter((r) => r.actor.id === 'anonymous' && r.outcome === 'denied');
-    expect(anon.length).toBeGreaterThan(before);
     const forbidden = records.find((r) => r.action === 'topics:create' && r.error === 'AIOS_AUTH_FORBIDDEN');
     expect(forbidden).toMatchObject({ error: 'AIOS_AUTH_FORBIDDEN', decision: { decision: 'deny' } });
     expect(forbidden!.decision!.policySetHash).toMatch(/^[0-9a-f]{64}$/);

@@ -81,7 +81,8 @@ beforeAll(async () => {
   t = await startTestAios({ rateLimitPrincipal: 0, rateLimitNamespace: 0, maxWorkflowPayloadBytes: PAYLOAD_LIMIT });
   t.aios.register(greet, greetV2, approval, idle, flaky, typed);
   const who = (await api({ method: 'GET', url: '/api/v1/auth/whoami' })).json().principal;
-  requester = `${who.type}:${who.id}`;
+  // Principals are recorded by namespace and id: the first admin is user:*/admin.
+  requester = `${who.type}:${who.namespace}/${who.id}`;
 });
 afterAll(() => t.cleanup());
 

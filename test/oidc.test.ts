@@ -39,10 +39,10 @@ afterAll(async () => {
   jwks.close();
 });
 
-function token(opts: { key?: CryptoKey; kid?: string; iss?: string; aud?: string; exp?: number | string; roles?: string[]; alg?: string; ns?: string } = {}) {
+function token(opts: { key?: CryptoKey; kid?: string; iss?: string; aud?: string; exp?: number | string; roles?: string[]; alg?: string; ns?: string; sub?: string } = {}) {
   return new SignJWT({ realm_access: { roles: opts.roles ?? ['plant-engineers'] }, aios_namespace: opts.ns ?? 'plant-a' })
     .setProtectedHeader({ alg: opts.alg ?? 'RS256', kid: opts.kid ?? 'k1' })
-    .setSubject('alice@plant-a')
+    .setSubject(opts.sub ?? 'alice@plant-a')
     .setIssuer(opts.iss ?? ISSUER)
     .setAudience(opts.aud ?? AUDIENCE)
     .setIssuedAt()
@@ -77,6 +77,10 @@ describe('OIDC bearer tokens', () => {
     ['an algorithm that is not pinned (HS256)', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setSubject('x').setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(new TextEncoder().encode('k'.repeat(32)))],
     ['garbage', async () => 'not.a.jwt'],
     ['a namespace claim of "*" (all namespaces)', async () => token({ ns: '*', roles: ['admin'] })],
+    ['a namespace claim that is not a namespace name', async () => token({ ns: 'Plant A' })],
+    ['a 3,000-character namespace claim', async () => token({ ns: 'x'.repeat(3000) })],
+    ['a namespace claim reserved for AIOS', async () => token({ ns: 'aios-system', roles: ['plant-engineers'] })],
+    ['a subject reserved for AIOS\'s own principals', async () => token({ sub: 'aios-system' })],
   ])('rejects %s with 401', async (_name, make) => {
     const r = await call(await make());
     expect(r.statusCode).toBe(401);

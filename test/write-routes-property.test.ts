@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isNamespaceName } from '../src/core/index.ts';
 import { routeInventory } from '../src/server/index.ts';
 import { defineWorkflow } from '../src/workflows/index.ts';
 import { startTestAios } from './support/runtime.ts';
@@ -13,7 +14,8 @@ import { startTestAios } from './support/runtime.ts';
  * out three times: without credentials, with a wrong or revoked key, and with the admin key.
  *
  * Invariants: no answer is a 5xx; every 4xx is application/problem+json with a `code`; a request
- * without valid credentials gets 401; and a rejected request (>= 400) leaves every table as it
+ * without valid credentials gets 401 (400 first when its namespace header is not a namespace
+ * name); and a rejected request (>= 400) leaves every table as it
  * was, except the audit trail (denials and failures are audited by design) and
  * aios_api_keys.last_used_at (touched when a key is used).
  *
@@ -27,7 +29,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 // No background work: no worker executes runs (nor heartbeats) and no scheduler fires, so every
 // change between two snapshots comes from the request under test.
-const t = await startTestAios({ bodyLimitBytes: BODY_LIMIT, rateLimitPrincipal: 0, rateLimitNamespace: 0, workflowConcurrency: 0, scheduler: 0 });
+// Every failed authentication comes from one address: no limit of failures, so each answers 401.
+const t = await startTestAios({ bodyLimitBytes: BODY_LIMIT, rateLimitPrincipal: 0, rateLimitNamespace: 0, authFailureLimit: 0, workflowConcurrency: 0, scheduler: 0 });
 afterAll(() => t.cleanup());
 
 const sqlite = t.aios.database.sqlite;
@@ -103,7 +106,7 @@ if (PARAM_SAMPLES.id.includes(adminKeyId)) throw new Error('the admin key id mus
 // ---- database snapshot ------------------------------------------------------------------------
 
 /** Written on every request, rejected or not, by design. */
-const UNCOMPARED_TABLES = new Set(['aios_audit_log', 'aios_audit_head', 'aios_audit_checkpoints']);
+const UNCOMPARED_TABLES = new Set(['aios_audit_log', 'aios_audit_head', 'aios_audit_checkpoints', 'aios_audit_checkpoint_chain']);
 const UNCOMPARED_COLUMNS: Record<string, readonly string[]> = { aios_api_keys: ['last_used_at'] };
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const selects = new Map<string, { all(): unknown[] }>();
@@ -360,6 +363,9 @@ function send(req: WriteRequest, authorization: string | undefined): Promise<Lig
  * The router refuses a path whose percent-encoding is broken, or whose parameter is longer than
  * Fastify's maxParamLength (100), before any route or hook runs: so before authentication too.
  */
+/** The guard refuses a namespace header that is not a namespace name (or `*`) before authentication. */
+const validNamespaceHeader = (ns: string | null) => ns === null || ns === '' || ns === '*' || isNamespaceName(ns);
+
 function refusedByRouter(url: string): boolean {
   const segments = url.split('?')[0].split('/');
   return segments.some((s) => s.length > 100) || segments.some((s) => {
@@ -415,6 +421,7 @@ describe('write routes under random input', () => {
             expectWellFormed(res, what);
             if (authorization !== `Bearer ${t.adminKey}`) {
               if (refusedByRouter(req.url)) expect(res.statusCode, what).toBeGreaterThanOrEqual(400);
+              else if (!validNamespaceHeader(req.namespace)) expect(res.json().code, what).toBe('AIOS_NAMESPACE_INVALID');
               else expect(res.statusCode, `${what}\n→ ${res.body.slice(0, 300)}`).toBe(401);
             } else if (res.statusCode !== 401 && res.statusCode !== 403) {
               stats.pastTheGate++;

@@ -24,6 +24,7 @@ describe('configuration', () => {
   it('names the bad option and where it came from', () => {
     expect(() => loadConfig({}, { AIOS_PORT: 'eighty' })).toThrow(/port from AIOS_PORT must be a non-negative integer/);
     expect(() => loadConfig({}, { AIOS_DATABASE_URL: 'nonsense' })).toThrow(/databaseUrl from AIOS_DATABASE_URL must be a URL/);
+    expect(() => loadConfig({}, { AIOS_INFLIGHT_BODY_NAMESPACE_PERCENT: '150' })).toThrow(/inflightBodyNamespacePercent from AIOS_INFLIGHT_BODY_NAMESPACE_PERCENT must be at most 100, got 150/);
     const bad = join(mkdtempSync(join(tmpdir(), 'aios-cfg-')), 'bad.json');
     writeFileSync(bad, JSON.stringify({ prot: 1 }));
     expect(() => loadConfig({}, {}, bad)).toThrow(/unknown option "prot"/);

@@ -10,6 +10,8 @@ interface OptionSpec {
   readonly env: string;
   readonly kind: Kind;
   readonly default?: string | number;
+  /** Largest value an int option takes. */
+  readonly max?: number;
   readonly description: string;
 }
 
@@ -26,6 +28,11 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'natsUrl', flag: 'nats-url', env: 'AIOS_NATS_URL', kind: 'url', description: 'nats://host:port: keep the event log in NATS JetStream instead of SQL' },
   { key: 'logLevel', flag: 'log-level', env: 'AIOS_LOG_LEVEL', kind: 'string', default: 'info', description: 'pino level: trace, debug, info, warn, error, fatal, silent' },
   { key: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'AIOS_BODY_LIMIT_BYTES', kind: 'int', default: 16 * 1024 * 1024, description: 'largest request body accepted (413 above)' },
+  { key: 'inflightBodyBytes', flag: 'inflight-body-bytes', env: 'AIOS_INFLIGHT_BODY_BYTES', kind: 'int', default: 64 * 1024 * 1024, description: 'most bytes of request bodies received or handled at once, all namespaces together (0: no bound); 429 above' },
+  { key: 'inflightBodyNamespacePercent', flag: 'inflight-body-namespace-percent', env: 'AIOS_INFLIGHT_BODY_NAMESPACE_PERCENT', kind: 'int', default: 50, max: 100, description: 'share of those bytes one namespace may hold (at least one body of the body limit); 429 above' },
+  { key: 'inflightBodyPrincipalPercent', flag: 'inflight-body-principal-percent', env: 'AIOS_INFLIGHT_BODY_PRINCIPAL_PERCENT', kind: 'int', default: 25, max: 100, description: 'share one principal (an API key, a user) may hold (at least one body of the body limit); 429 above' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'AIOS_REQUEST_TIMEOUT_MS', kind: 'int', default: 60_000, description: 'longest time to receive a whole request, headers and body (0: no limit); a slower one is answered 408 and its connection closed. Responses, such as event streams, are not limited' },
+  { key: 'headersTimeoutMs', flag: 'headers-timeout-ms', env: 'AIOS_HEADERS_TIMEOUT_MS', kind: 'int', default: 10_000, description: 'longest time to receive a request\'s headers (0: only the request timeout)' },
   { key: 'maxEventsPerRequest', flag: 'max-events-per-request', env: 'AIOS_MAX_EVENTS_PER_REQUEST', kind: 'int', default: 10_000, description: 'most events in one append request' },
   { key: 'maxEventBytes', flag: 'max-event-bytes', env: 'AIOS_MAX_EVENT_BYTES', kind: 'int', default: 1024 * 1024, description: 'largest single event (serialised data and headers)' },
   { key: 'appendQueueEvents', flag: 'append-queue-events', env: 'AIOS_APPEND_QUEUE_EVENTS', kind: 'int', default: 200_000, description: 'bound of the group-commit queue; a full queue answers 429' },
@@ -41,8 +48,12 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'oidcRoleMap', flag: 'oidc-role-map', env: 'AIOS_OIDC_ROLE_MAP', kind: 'string', default: '{}', description: 'JSON object mapping IdP roles/groups to AIOS roles, e.g. {"plant-eng":"engineer"}' },
   { key: 'rateLimitPrincipal', flag: 'rate-limit-principal', env: 'AIOS_RATE_LIMIT_PRINCIPAL', kind: 'int', default: 5000, description: 'requests per second per principal (0: no limit); 429 above' },
   { key: 'rateLimitNamespace', flag: 'rate-limit-namespace', env: 'AIOS_RATE_LIMIT_NAMESPACE', kind: 'int', default: 20000, description: 'requests per second per namespace (0: no limit); 429 above' },
+  { key: 'authFailureLimit', flag: 'auth-failure-limit', env: 'AIOS_AUTH_FAILURE_LIMIT', kind: 'int', default: 100, description: 'failed authentications a client address may make per window before it is answered 429 (0: no limit)' },
+  { key: 'authFailureWindowMs', flag: 'auth-failure-window-ms', env: 'AIOS_AUTH_FAILURE_WINDOW_MS', kind: 'int', default: 60_000, description: 'window of that limit, and of the summary audit record of failed authentications' },
   { key: 'auditCheckpointEvery', flag: 'audit-checkpoint-every', env: 'AIOS_AUDIT_CHECKPOINT_EVERY', kind: 'int', default: 1000, description: 'sign an audit checkpoint every this many records' },
   { key: 'auditCheckpointIntervalMs', flag: 'audit-checkpoint-interval-ms', env: 'AIOS_AUDIT_CHECKPOINT_INTERVAL_MS', kind: 'int', default: 60_000, description: 'and at least this often while records are written' },
+  { key: 'auditWitnessFile', flag: 'audit-witness-file', env: 'AIOS_AUDIT_WITNESS_FILE', kind: 'string', description: 'append every signed audit checkpoint to this NDJSON file (fsynced); keep it outside the data directory, where the database owner cannot rewrite it' },
+  { key: 'auditWitnessUrl', flag: 'audit-witness-url', env: 'AIOS_AUDIT_WITNESS_URL', kind: 'url', description: 'POST every signed audit checkpoint as JSON to this URL (retried with backoff, never delaying writes)' },
   { key: 'app', flag: 'app', env: 'AIOS_APP', kind: 'string', description: 'module (.ts or .js, no build step) whose exported workflow definitions this process registers' },
   { key: 'workflowConcurrency', flag: 'workflow-concurrency', env: 'AIOS_WORKFLOW_CONCURRENCY', kind: 'int', default: 200, description: 'most workflow runs this process executes at once (0: start and serve runs, execute none here)' },
   { key: 'workflowLeaseMs', flag: 'workflow-lease-ms', env: 'AIOS_WORKFLOW_LEASE_MS', kind: 'int', default: 10_000, description: 'a worker silent this long loses its runs to another worker' },
@@ -59,6 +70,11 @@ export interface AiosConfig {
   readonly natsUrl?: string;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
+  readonly inflightBodyBytes: number;
+  readonly inflightBodyNamespacePercent: number;
+  readonly inflightBodyPrincipalPercent: number;
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
   readonly maxEventsPerRequest: number;
   readonly maxEventBytes: number;
   readonly appendQueueEvents: number;
@@ -80,8 +96,12 @@ export interface AiosConfig {
   readonly oidcRoleMap: string;
   readonly rateLimitPrincipal: number;
   readonly rateLimitNamespace: number;
+  readonly authFailureLimit: number;
+  readonly authFailureWindowMs: number;
   readonly auditCheckpointEvery: number;
   readonly auditCheckpointIntervalMs: number;
+  readonly auditWitnessFile?: string;
+  readonly auditWitnessUrl?: string;
 }
 
 export type ConfigInput = Partial<Record<keyof AiosConfig, string | number | undefined>>;
@@ -91,6 +111,9 @@ function coerce(spec: OptionSpec, raw: string | number, source: string): string 
     const n = typeof raw === 'number' ? raw : Number(raw);
     if (!Number.isSafeInteger(n) || n < 0) {
       throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    }
+    if (spec.max !== undefined && n > spec.max) {
+      throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be at most ${spec.max}, got ${n}`);
     }
     return n;
   }

@@ -8,3 +8,4 @@ export { createLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { CONFIG_OPTIONS, loadConfig } from './config.ts';
 export type { AiosConfig, ConfigInput } from './config.ts';
+export { NAMESPACE_PATTERN, MAX_NAMESPACE_LENGTH, ALL_NAMESPACES, SYSTEM_NAMESPACE, namespaceProblem, isNamespaceName, isReservedNamespace } from './namespace.ts';

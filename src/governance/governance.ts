@@ -1,13 +1,14 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve, isAbsolute } from 'node:path';
 import { AiosError, type AiosConfig, type Clock, type Logger } from '../core/index.ts';
 import type { Database } from '../storage/index.ts';
-import { AuditTrail, loadAuditSigningKey, verifyAuditChain, type AuditVerification } from './audit/index.ts';
+import { AuditTrail, fileWitness, loadAuditSigningKey, verifyAuditChain, webhookWitness, WitnessPublisher, type AuditVerification, type VerifyAuditOptions, type WitnessSink } from './audit/index.ts';
 import { Authorizer } from './authz/authorizer.ts';
 import { CedarEngine } from './authz/cedar-engine.ts';
 import type { PolicyEngine } from './authz/policy-engine.ts';
 import { PolicyStore } from './authz/policy-store.ts';
 import { ApiKeyStore } from './identity/api-key-store.ts';
+import { AuthFailures } from './identity/auth-failures.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { OidcVerifier } from './identity/oidc.ts';
 import { RateLimits } from './identity/rate-limits.ts';
@@ -31,11 +32,16 @@ export interface Governance {
   readonly authorizer: Authorizer;
   readonly policies: PolicyStore;
   readonly rateLimits: RateLimits;
+  /** Failed authentications: counted per client address, audited under `aios-system`, aggregated. */
+  readonly authFailures: AuthFailures;
   readonly audit: AuditTrail;
   readonly lineage: LineageStore;
   readonly secrets: SecretStore;
-  /** Checks the whole audit chain and its signed checkpoints against this AIOS's signing key. */
-  verifyAudit(): Promise<AuditVerification>;
+  /**
+   * Checks the whole audit chain and its signed checkpoints against this AIOS's signing key, and
+   * against a witness when given one.
+   */
+  verifyAudit(opts?: Pick<VerifyAuditOptions, 'witness'>): Promise<AuditVerification>;
   /** Where the first start wrote the admin key, when it did. */
   readonly adminKeyFile: string;
   /** Loads the policy set, starts checkpoints, and creates the admin key on a new database. */
@@ -68,13 +74,40 @@ function oidcFrom(config: AiosConfig): OidcVerifier | undefined {
   });
 }
 
+/**
+ * What an owner of the data directory could otherwise undo unseen: a signing key beside the
+ * database lets them re-sign a rewritten history, and a witness file beside it is theirs to
+ * rewrite too.
+ */
+function warnAboutAuditTrust(config: AiosConfig, keySource: string | undefined, logger: Logger): void {
+  const inDataDir = (path: string) => {
+    const rel = relative(resolve(config.dataDir), resolve(path));
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  };
+  if (config.databaseUrl && keySource && keySource !== 'AIOS_AUDIT_SIGNING_KEY') {
+    logger.warn(
+      { file: keySource },
+      'the audit signing key is a file in the data directory; in cluster mode give every process the same key in AIOS_AUDIT_SIGNING_KEY (from a secret manager), and give auditors only the public key',
+    );
+  }
+  if (config.auditWitnessFile && inDataDir(config.auditWitnessFile)) {
+    logger.warn({ file: config.auditWitnessFile }, 'the audit witness file is inside the data directory; whoever can rewrite the database can rewrite it too: put it on another disk, host or account');
+  }
+  if (!config.auditWitnessFile && !config.auditWitnessUrl) {
+    logger.info('no audit witness configured (AIOS_AUDIT_WITNESS_FILE, AIOS_AUDIT_WITNESS_URL): "aios audit verify" cannot detect the audit log cut back to an earlier checkpoint');
+  }
+}
+
 /** Builds the governance capability from configuration. Nothing touches the database until `start`. */
 export function createGovernance(opts: GovernanceOptions): Governance {
   const { config, env, database, clock, logger } = opts;
   const keys = new ApiKeyStore({ database, clock, logger });
-  const authorizer = new Authorizer(opts.engine ?? new CedarEngine());
+  const authorizer = new Authorizer(opts.engine ?? new CedarEngine({ clock, logger }));
   const policies = new PolicyStore({ database, clock, logger, authorizer });
   const signingKey = loadAuditSigningKey({ dataDir: config.dataDir, env });
+  const sinks: WitnessSink[] = [];
+  if (config.auditWitnessFile) sinks.push(fileWitness(resolve(config.auditWitnessFile)));
+  if (config.auditWitnessUrl) sinks.push(webhookWitness(config.auditWitnessUrl));
   const audit = new AuditTrail({
     database,
     clock,
@@ -82,20 +115,24 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     signingKey,
     checkpointEvery: config.auditCheckpointEvery,
     checkpointIntervalMs: config.auditCheckpointIntervalMs,
+    witness: sinks.length ? new WitnessPublisher({ sinks, logger }) : undefined,
   });
   const adminKeyFile = join(config.dataDir, 'admin.key');
+  const authFailures = new AuthFailures({ audit, clock, logger, limit: config.authFailureLimit, windowMs: config.authFailureWindowMs });
   return {
     keys,
     authenticator: new Authenticator({ keys, oidc: oidcFrom(config), clock }),
     authorizer,
     policies,
     rateLimits: new RateLimits({ database, perPrincipal: config.rateLimitPrincipal, perNamespace: config.rateLimitNamespace }),
+    authFailures,
     audit,
     lineage: new LineageStore({ database, clock }),
     secrets: new SecretStore({ database, clock, keyring: loadMasterKeys({ dataDir: config.dataDir, env }), audit }),
     adminKeyFile,
-    verifyAudit: () => verifyAuditChain(database, { publicKey: signingKey.publicKey }),
+    verifyAudit: (opts = {}) => verifyAuditChain(database, { ...opts, publicKey: signingKey.publicKey, coverWithinMs: 2 * config.auditCheckpointIntervalMs, now: clock.now() }),
     async start() {
+      warnAboutAuditTrust(config, signingKey.source, logger);
       await policies.load();
       policies.startRefresh(database.flags.name === 'postgres' ? 2_000 : 0);
       audit.start();
@@ -113,6 +150,8 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     },
     async close() {
       policies.stop();
+      authorizer.engine.close?.();
+      await authFailures.close();
       await audit.close();
     },
   };

@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { createLogger, loadConfig, systemClock, type AiosConfig, type Clock, type ConfigInput, type Logger } from '../core/index.ts';
 import { createDatabase, migrate, type Database } from '../storage/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../events/index.ts';
-import { createGovernance, type Governance } from '../governance/index.ts';
+import { createGovernance, type Governance, type PolicyEngine } from '../governance/index.ts';
 import { createMetricsRegistry } from '../observability/index.ts';
 import { buildServer, type App } from '../server/index.ts';
 import { EventWaits, OutboxRelay, ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
@@ -17,6 +17,8 @@ export interface CreateAiosOptions {
   readonly env?: Record<string, string | undefined>;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Another policy engine, or a Cedar engine built with other options; Cedar by default. */
+  readonly policyEngine?: PolicyEngine;
   /**
    * Serve the API without authentication or authorization. Only for measuring what they cost
    * (`npm run bench -- authz`); never for a deployment.
@@ -82,7 +84,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
   const metrics = createMetricsRegistry();
   let governance: Governance;
   try {
-    governance = createGovernance({ config, env: opts.env ?? process.env, database, clock, logger });
+    governance = createGovernance({ config, env: opts.env ?? process.env, database, clock, logger, engine: opts.policyEngine });
   } catch (e) {
     await store.close();
     await database.close();
@@ -123,7 +125,7 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
   let createdAdminKeyFile: string | undefined;
   let stopping: Promise<void> | undefined;
   const streams = new Set<AbortController>();
-  const http = await buildServer({ events, governance, workflows, schedules, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: { bodyLimitBytes: config.bodyLimitBytes }, isReady: () => ready, streams });
+  const http = await buildServer({ events, governance, workflows, schedules, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: config, isReady: () => ready, streams });
 
   const aios: Aios = {
     config,

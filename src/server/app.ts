@@ -10,6 +10,7 @@ import type { Governance } from '../governance/index.ts';
 import type { ScheduleStore, WorkflowEngine } from '../workflows/index.ts';
 import { createGuard, isPublicPath } from './guard.ts';
 import { refuseUnacceptedMediaType, registerContentTypes } from './content-types.ts';
+import { createInflightBodies } from './inflight-bodies.ts';
 import { problemOnClientError } from './client-errors.ts';
 import { methodsAllowed } from './method-not-allowed.ts';
 import { completeDocument, type OpenApiDocument } from './openapi.ts';
@@ -36,11 +37,36 @@ export interface ServerDeps {
   readonly authEnabled: boolean;
   readonly metrics: Registry;
   readonly logger: Logger;
-  readonly limits: { readonly bodyLimitBytes: number };
+  readonly limits: ServerLimits;
   /** True once migrations and recovery are done, false again while shutting down. */
   isReady(): boolean;
   /** Live streams (SSE) to end when the process shuts down. */
   readonly streams: Set<AbortController>;
+}
+
+/** Bounds of what a client may send and how long it may take; see the config options of the same names. */
+export interface ServerLimits {
+  readonly bodyLimitBytes: number;
+  readonly inflightBodyBytes: number;
+  readonly inflightBodyNamespacePercent: number;
+  readonly inflightBodyPrincipalPercent: number;
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+}
+
+/**
+ * Node's own request timers: the whole request (headers and body) within `requestTimeoutMs`,
+ * the headers within `headersTimeoutMs` (never above the request timeout, as Node requires).
+ * Node checks them every `connectionsCheckingInterval` (30 s by default, far coarser than the
+ * timeouts): a quarter of the shorter one, between 0.1 and 1 s. A request is timed only until it
+ * has arrived, so a long response (an event stream) is never cut by them.
+ */
+function httpTimeouts(l: ServerLimits) {
+  const requestTimeout = l.requestTimeoutMs;
+  const headersTimeout = requestTimeout > 0 && l.headersTimeoutMs > 0 ? Math.min(l.headersTimeoutMs, requestTimeout) : l.headersTimeoutMs;
+  const shorter = Math.min(...[requestTimeout, headersTimeout].filter((t) => t > 0));
+  const connectionsCheckingInterval = Number.isFinite(shorter) ? Math.max(100, Math.min(1000, Math.floor(shorter / 4))) : 30_000;
+  return { requestTimeout, headersTimeout, connectionsCheckingInterval };
 }
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -67,6 +93,8 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.limits.bodyLimitBytes,
+    requestTimeout: deps.limits.requestTimeoutMs,
+    http: httpTimeouts(deps.limits),
     genReqId: () => uuidv7(),
     requestIdHeader: 'x-request-id',
     logController: new LogController({ disableRequestLogging: true }),
@@ -121,6 +149,9 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   });
   const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, metrics: deps.metrics, enabled: deps.authEnabled });
   app.addHook('onRequest', guard.onRequest);
+  // After the guard: bodies are counted against the authenticated namespace and principal.
+  const bodies = createInflightBodies({ totalBytes: deps.limits.inflightBodyBytes, namespacePercent: deps.limits.inflightBodyNamespacePercent, principalPercent: deps.limits.inflightBodyPrincipalPercent, bodyLimitBytes: deps.limits.bodyLimitBytes }, deps.metrics);
+  app.addHook('onRequest', bodies.onRequest);
   app.addHook('onSend', guard.onSend);
 
   await app.register(swagger, {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
-import { AiosError, uuidv7, type Logger } from '../core/index.ts';
-import { ACTIONS, isValidLineageId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { ALL_NAMESPACES, AiosError, namespaceProblem, uuidv7, type Logger } from '../core/index.ts';
+import { ACTIONS, isValidLineageId, qualifiedId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
 
 export const NAMESPACE_HEADER = 'x-aios-namespace';
@@ -45,6 +45,7 @@ export interface GuardDeps {
   readonly authenticator: Authenticator;
   readonly authorizer: Authorizer;
   readonly rateLimits: RateLimits;
+  readonly authFailures: AuthFailures;
   readonly audit: AuditRecorder;
   readonly logger: Logger;
   readonly metrics: Registry;
@@ -63,10 +64,26 @@ function defaultResource(action: Action, req: FastifyRequest, ns: string): Resou
   return { type, id: id ?? ns, namespace: ns };
 }
 
+/** The audit actor of a principal, named by its `qualifiedId` (namespace and id, e.g. `plant-a/ana`). */
 export function actorOf(p: Principal | undefined): AuditActor {
   if (!p) return { type: 'anonymous', id: 'anonymous', authMethod: 'none', keyId: null };
-  return { type: p.authMethod === 'system' ? 'system' : p.type, id: p.id, authMethod: p.authMethod, keyId: p.keyId ?? null };
+  return { type: p.authMethod === 'system' ? 'system' : p.type, id: qualifiedId(p), authMethod: p.authMethod, keyId: p.keyId ?? null };
 }
+
+/**
+ * The namespace the request names, undefined when it names none; an AIOS_NAMESPACE_INVALID
+ * error when the header is not a namespace name (or `*`), before anything is looked up or written.
+ */
+function askedNamespace(req: FastifyRequest): string | undefined {
+  const header = req.headers[NAMESPACE_HEADER];
+  if (header === undefined || header === '') return undefined;
+  const problem = typeof header === 'string' ? (header === ALL_NAMESPACES ? undefined : namespaceProblem(header)) : 'must be given once';
+  if (problem) throw new AiosError('AIOS_NAMESPACE_INVALID', `the ${NAMESPACE_HEADER} header ${problem}`, { errors: [{ path: `headers/${NAMESPACE_HEADER}`, message: problem }] });
+  return header as string;
+}
+
+// The request id is the client's own when it sends x-request-id: kept in a record only when it is plain.
+const PLAIN_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 function traceIdOf(req: FastifyRequest): string | null {
   const tp = req.headers.traceparent;
@@ -93,8 +110,8 @@ export function auditInput(req: FastifyRequest, outcome: 'success' | 'failure' |
   return {
     ns: extra.ns ?? a?.ns ?? 'default',
     actor: actorOf(extra.principal ?? a?.principal),
-    action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
-    resource: resource ? `${resource.type}:${resource.id}` : `route:${req.url.split('?')[0]}`,
+    action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? 'unmatched'}`,
+    resource: resource ? `${resource.type}:${resource.id}` : `route:${req.routeOptions.url ?? 'unmatched'}`,
     outcome,
     error,
     requestId: req.id,
@@ -110,10 +127,11 @@ const DISABLED: AuthzDecision = Object.freeze({ allowed: true, policySetHash: 'a
 const ANONYMOUS_ADMIN: Principal = Object.freeze({ type: 'user', id: 'anonymous', namespace: '*', roles: ['admin'], authMethod: 'none' });
 
 /**
- * The gate in front of every route, run in `onRequest` (before the body is read):
- * lineage id, authentication (401), namespace, rate limits (429), authorization (403).
- * Denials (401, 403) are audited; so is every write once it has answered (`onSend`), with the
- * hashes of its input and output, before the answer leaves.
+ * The gate in front of every route, run in `onRequest` (before the body is read): lineage id
+ * and namespace header (400), authentication (401; 429 for a client address past its limit of
+ * failures), rate limits (429), namespace (403), authorization (403). Denials are audited (failed
+ * authentications under `aios-system`, aggregated); so is every write once it has answered
+ * (`onSend`), with the hashes of its input and output, before the answer leaves.
  */
 export function createGuard(deps: GuardDeps) {
   const decisions = new Counter({
@@ -123,9 +141,35 @@ export function createGuard(deps: GuardDeps) {
     registers: [deps.metrics],
   });
   const unauthenticated = new Counter({ name: 'aios_auth_failures_total', help: 'Requests refused for missing or invalid credentials', registers: [deps.metrics] });
+  const summarized = new Counter({
+    name: 'aios_auth_failures_summarized_total',
+    help: 'Failed authentications counted into a window\'s summary audit record instead of a record each',
+    registers: [deps.metrics],
+  });
 
   async function audit(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: AuditExtra = {}) {
     await deps.audit.record(auditInput(req, outcome, error, extra));
+  }
+
+  /**
+   * 401, or 429 once the client address is past its limit of failures. Never recorded in the
+   * namespace the request named: AuthFailures records the first failure of an address per window
+   * under `aios-system` and counts the rest into one summary.
+   */
+  async function refuseUnauthenticated(req: FastifyRequest, reply: FastifyReply, e: AiosError) {
+    unauthenticated.inc();
+    let limited: number | undefined;
+    try {
+      const requestId = PLAIN_REQUEST_ID.test(req.id) ? req.id : null;
+      const outcome = await deps.authFailures.failed({ address: req.ip ?? 'unknown', error: e.code, route: req.routeOptions.url ?? null, requestId, traceId: traceIdOf(req), lineageId: req.lineageId });
+      if (!outcome.recorded) summarized.inc();
+      limited = outcome.retryAfterSeconds;
+    } catch (err) {
+      deps.logger.error({ err, requestId: req.id }, 'could not audit a failed authentication');
+    }
+    if (limited === undefined) return sendProblem(reply, e, req);
+    const detail = `too many failed authentications from this address; retry in ${limited} s`;
+    return sendProblem(reply, new AiosError('AIOS_AUTH_FAILURES_LIMITED', detail, { extra: { retryAfterSeconds: limited } }), req);
   }
 
   async function deny(req: FastifyRequest, reply: FastifyReply, e: AiosError, extra: AuditExtra = {}) {
@@ -149,8 +193,12 @@ export function createGuard(deps: GuardDeps) {
       reply.header(LINEAGE_HEADER, req.lineageId);
       if (isPublicPath(req.url)) return;
       const action = req.routeOptions.config?.action;
-      const header = req.headers[NAMESPACE_HEADER];
-      const asked = typeof header === 'string' && header.length ? header : undefined;
+      let asked: string | undefined;
+      try {
+        asked = askedNamespace(req);
+      } catch (e) {
+        return sendProblem(reply, toAiosError(e), req);
+      }
 
       if (!deps.enabled) {
         const ns = asked ?? 'default';
@@ -161,22 +209,29 @@ export function createGuard(deps: GuardDeps) {
       try {
         principal = await deps.authenticator.authenticate(req.headers.authorization);
       } catch (e) {
-        unauthenticated.inc();
-        return deny(req, reply, toAiosError(e), { ns: asked ?? 'default' });
+        return refuseUnauthenticated(req, reply, toAiosError(e));
       }
       if (!action) return; // no such route: the 404 handler answers, to authenticated callers only
-      if (principal.namespace !== '*' && asked !== undefined && asked !== principal.namespace) {
-        return deny(req, reply, new AiosError('AIOS_AUTH_FORBIDDEN', `this principal acts only in namespace "${principal.namespace}"`), { principal, ns: principal.namespace });
-      }
-      const ns = principal.namespace === '*' ? (asked ?? 'default') : principal.namespace;
+      // A namespaced principal is counted in its own namespace, whichever one it names.
+      const ns = principal.namespace === ALL_NAMESPACES ? (asked ?? 'default') : principal.namespace;
       try {
         await deps.rateLimits.consume(principal, ns);
       } catch (e) {
         return sendProblem(reply, toAiosError(e), req);
       }
+      if (principal.namespace !== ALL_NAMESPACES && asked !== undefined && asked !== principal.namespace) {
+        // Recorded in the principal's own trail, where its admins look: the namespace named is the resource.
+        const e = new AiosError('AIOS_AUTH_FORBIDDEN', `this principal acts only in namespace "${principal.namespace}"`);
+        return deny(req, reply, e, { principal, ns: principal.namespace, action, resource: { type: 'Namespace', id: asked, namespace: asked } });
+      }
       const config = req.routeOptions.config;
       const resource = config.resource ? config.resource(req, ns) : defaultResource(action, req, ns);
-      const decision = deps.authorizer.authorize({ principal, action, resource });
+      let decision: AuthzDecision;
+      try {
+        decision = deps.authorizer.authorize({ principal, action, resource });
+      } catch (e) {
+        return sendProblem(reply, toAiosError(e), req); // 503: the policy engine cannot decide now
+      }
       decisions.inc({ decision: decision.allowed ? 'allow' : 'deny', policy: decision.policyIds[0] ?? 'none' });
       // Reads are not audited; their decisions (policy set hash and deciding policies) go to the debug log.
       req.log.debug({ action, resource, principal: principal.id, decision }, 'authorization decision');

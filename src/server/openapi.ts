@@ -52,7 +52,7 @@ const CLOUD_EVENT = {
 
 /** Request body schemas of the media types that are not plain JSON. */
 const BODY_SCHEMAS: Record<string, Json> = {
-  [NDJSON]: { type: 'string', description: 'one event object per line ({id?, key?, time?, data, headers?}); blank lines are skipped' },
+  [NDJSON]: { type: 'string', description: 'one JSON value per line (for appends, an event {id?, key?, time?, data, headers?}); blank lines are skipped' },
   'application/cloudevents+json': CLOUD_EVENT_REF,
   'application/cloudevents-batch+json': { type: 'array', items: CLOUD_EVENT_REF },
 };

@@ -56,6 +56,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
   'GET /api/v1/audit': { id: 'queryAudit' },
   'GET /api/v1/audit/export': { id: 'exportAudit', produces: NDJSON },
   'GET /api/v1/audit/verify': { id: 'verifyAudit' },
+  'POST /api/v1/audit/verify': { id: 'verifyAuditAgainstWitness', accepts: ['application/json', NDJSON] },
 
   'GET /api/v1/lineage/{id}': { id: 'getLineage' },
   'GET /api/v1/lineage/{id}/openlineage': { id: 'getOpenLineage' },

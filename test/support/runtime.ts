@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createAios, type Aios } from '../../src/index.ts';
+import { createAios, type Aios, type PolicyEngine } from '../../src/index.ts';
 import { createLogger } from '../../src/core/index.ts';
 
 
@@ -19,7 +19,7 @@ export interface TestAios {
 }
 
 /** An embedded AIOS on a fresh data directory, its logs captured in `logs`. */
-export async function startTestAios(config: Record<string, string | number> = {}, opts: { listen?: boolean; env?: Record<string, string>; adminKey?: string } = {}): Promise<TestAios> {
+export async function startTestAios(config: Record<string, string | number> = {}, opts: { listen?: boolean; env?: Record<string, string>; adminKey?: string; policyEngine?: PolicyEngine } = {}): Promise<TestAios> {
   const dataDir = mkdtempSync(join(tmpdir(), 'aios-rt-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -28,7 +28,7 @@ export async function startTestAios(config: Record<string, string | number> = {}
       cb();
     },
   });
-  const aios = await createAios({ config: { dataDir, retentionIntervalMs: 0, ...config }, env: opts.env ?? {}, logger: createLogger({ level: 'info', destination }) });
+  const aios = await createAios({ config: { dataDir, retentionIntervalMs: 0, ...config }, env: opts.env ?? {}, logger: createLogger({ level: 'info', destination }), policyEngine: opts.policyEngine });
   await aios.start({ listen: opts.listen });
   // A second process on a shared database finds keys there and writes no file: the caller hands it the first's key.
   const adminKey = opts.adminKey ?? readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();

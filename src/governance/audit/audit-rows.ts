@@ -3,7 +3,7 @@ import type { AuditDecision, AuditRecord } from './audit-record.ts';
 import { canonicalJson } from './canonical.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
-/** The audit tables as migration 0004 creates them. */
+/** The audit tables as migrations 0004 and 0011 create them. */
 export interface AuditLogRow {
   seq: number;
   time: number;
@@ -32,7 +32,8 @@ export interface AuditHeadRow {
   last_hash: string;
 }
 
-export interface AuditCheckpointRow {
+/** A checkpoint signed before checkpoints were chained (0004); verified outside the chain. */
+export interface LegacyCheckpointRow {
   tree_size: number;
   root_hash: string;
   signature: string;
@@ -41,10 +42,25 @@ export interface AuditCheckpointRow {
   created_at: number;
 }
 
+export interface AuditCheckpointRow {
+  seq: number;
+  prev_hash: string;
+  tree_size: number;
+  root_hash: string;
+  created_at: number;
+  key_id: string;
+  signature: string;
+  hash: string;
+  public_key: string;
+  /** JSON array of hex hashes: the consistency proof from the previous checkpoint's tree size. */
+  consistency: string;
+}
+
 export interface AuditTables {
   aios_audit_log: AuditLogRow;
   aios_audit_head: AuditHeadRow;
-  aios_audit_checkpoints: AuditCheckpointRow;
+  aios_audit_checkpoints: LegacyCheckpointRow;
+  aios_audit_checkpoint_chain: AuditCheckpointRow;
 }
 
 export type AuditDb = Kysely<AuditTables>;
@@ -97,15 +113,29 @@ export function rowToRecord(row: AuditLogRow): AuditRecord {
 
 export function rowToCheckpoint(row: AuditCheckpointRow): Checkpoint {
   return {
+    seq: Number(row.seq),
+    prevHash: row.prev_hash,
     treeSize: Number(row.tree_size),
     rootHash: row.root_hash,
-    signature: row.signature,
-    keyId: row.key_id,
-    publicKey: row.public_key,
     createdAt: Number(row.created_at),
+    keyId: row.key_id,
+    signature: row.signature,
+    hash: row.hash,
+    publicKey: row.public_key,
   };
 }
 
-export function checkpointToRow(c: Checkpoint): AuditCheckpointRow {
-  return { tree_size: c.treeSize, root_hash: c.rootHash, signature: c.signature, key_id: c.keyId, public_key: c.publicKey, created_at: c.createdAt };
+export function checkpointToRow(c: Checkpoint, consistency: readonly string[]): AuditCheckpointRow {
+  return {
+    seq: c.seq,
+    prev_hash: c.prevHash,
+    tree_size: c.treeSize,
+    root_hash: c.rootHash,
+    created_at: c.createdAt,
+    key_id: c.keyId,
+    signature: c.signature,
+    hash: c.hash,
+    public_key: c.publicKey,
+    consistency: JSON.stringify(consistency),
+  };
 }

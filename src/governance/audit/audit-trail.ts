@@ -10,7 +10,9 @@ import type { Checkpoint } from './checkpoint.ts';
 import { GroupCommitQueue } from './group-commit.ts';
 import { MerkleFrontier } from './merkle.ts';
 import type { AuditSigningKey } from './signing-key.ts';
-import { writeCheckpoint } from './write-checkpoint.ts';
+import { witnessEntry } from './witness-entry.ts';
+import type { WitnessPublisher } from './witness-publisher.ts';
+import { writeCheckpoint, type ChainPosition } from './write-checkpoint.ts';
 
 export interface AuditTrailOptions {
   /** Migrated to at least version 4 (the audit tables). */
@@ -26,6 +28,10 @@ export interface AuditTrailOptions {
   readonly queueCapacity?: number;
   /** Most records written in one transaction. Default 1000. */
   readonly maxBatch?: number;
+  /** Where each signed checkpoint is published outside the database (a file, a webhook). */
+  readonly witness?: Pick<WitnessPublisher, 'publish' | 'flush'>;
+  /** On `close`, wait at most this long for the witnesses to take the final checkpoint. Default 5,000 ms. */
+  readonly witnessFlushMs?: number;
 }
 
 /** Filters of an export; as {@link AuditQuery}, but `limit` caps the whole export and is optional. */
@@ -33,8 +39,12 @@ export type AuditExportFilter = Omit<AuditQuery, 'limit'> & { readonly limit?: n
 
 /**
  * The tamper-evident audit trail: every record is chained to the previous by hash (one chain
- * across all namespaces and processes), and signed Merkle checkpoints let an auditor holding only
- * the public key detect a rewritten history. Payloads are hashed, never stored.
+ * across all namespaces and processes), and signed Merkle checkpoints, themselves a chain, let an
+ * auditor holding only the public key detect a rewritten history. Checkpoints are signed every
+ * `checkpointEvery` records, every `checkpointIntervalMs` while records come, at `start` (over
+ * records a crashed process left uncovered) and at `close`, so that after a clean shutdown every
+ * record is covered. Each one is also handed to the `witness`, outside the database.
+ * Payloads are hashed, never stored.
  *
  * @example
  * const trail = new AuditTrail({ database, clock: systemClock, logger, signingKey: loadAuditSigningKey({ dataDir }) });
@@ -59,6 +69,10 @@ export class AuditTrail implements AuditRecorder {
   /** Tree size of the last checkpoint seen; null until read from the database. */
   #checkpointed: number | null = null;
   #lastSeq = 0;
+  /** The newest checkpoint this writer saw, so that one removed behind its back is noticed. */
+  #chain: ChainPosition | undefined;
+  readonly #witness: Pick<WitnessPublisher, 'publish' | 'flush'> | undefined;
+  readonly #witnessFlushMs: number;
   /** Checkpoints run one at a time: each extends the frontier the previous one left. */
   #checkpointing: Promise<unknown> = Promise.resolve();
 
@@ -70,6 +84,8 @@ export class AuditTrail implements AuditRecorder {
     this.#key = opts.signingKey;
     this.#every = positive(opts.checkpointEvery ?? 1000, 'checkpointEvery');
     this.#intervalMs = positive(opts.checkpointIntervalMs ?? 60_000, 'checkpointIntervalMs');
+    this.#witness = opts.witness;
+    this.#witnessFlushMs = opts.witnessFlushMs ?? 5_000;
     this.#queue = new GroupCommitQueue<AuditDraft, AuditRecord>({
       what: 'the audit trail',
       capacity: positive(opts.queueCapacity ?? 10_000, 'queueCapacity'),
@@ -127,26 +143,29 @@ export class AuditTrail implements AuditRecorder {
   }
 
   /**
-   * Signs and stores a checkpoint over every committed record now; null when the latest
-   * checkpoint already covers them.
+   * Signs and stores the next checkpoint of the chain over every committed record now, and hands
+   * it to the witness; null when the latest checkpoint already covers them.
    *
-   * @example const cp = await trail.checkpoint(); // { treeSize: 1234, rootHash: '…', signature: '…', … }
+   * @example const cp = await trail.checkpoint(); // { seq: 7, prevHash: '…', treeSize: 1234, rootHash: '…', signature: '…', … }
    */
   checkpoint(): Promise<Checkpoint | null> {
     const run = this.#checkpointing.then(async () => {
-      const { checkpoint, frontier, latestTreeSize } = await writeCheckpoint(this.#db, this.#frontier, this.#key, this.#clock.now());
+      const { written, frontier, latest, latestTreeSize } = await writeCheckpoint(this.#db, this.#frontier, this.#key, this.#clock.now(), this.#chain);
       this.#frontier = frontier;
       this.#checkpointed = latestTreeSize;
-      if (checkpoint) this.#logger.debug({ treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash }, 'audit checkpoint signed');
-      return checkpoint;
+      if (latest) this.#chain = latest;
+      if (!written) return null;
+      this.#witness?.publish(witnessEntry(written));
+      this.#logger.debug({ seq: written.checkpoint.seq, treeSize: written.checkpoint.treeSize, rootHash: written.checkpoint.rootHash }, 'audit checkpoint signed');
+      return written.checkpoint;
     });
     this.#checkpointing = run.catch(() => undefined);
     return run;
   }
 
-  /** The checkpoint with the largest tree size, or null. */
+  /** The newest checkpoint of the chain, or null. */
   async latestCheckpoint(): Promise<Checkpoint | null> {
-    const row = await this.#db.selectFrom('aios_audit_checkpoints').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+    const row = await this.#db.selectFrom('aios_audit_checkpoint_chain').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirst();
     return row ? rowToCheckpoint(row) : null;
   }
 
@@ -176,32 +195,43 @@ export class AuditTrail implements AuditRecorder {
     }
   }
 
-  /** Starts the periodic checkpoint timer (it does not keep the process alive). */
+  /**
+   * Starts the periodic checkpoint timer (it does not keep the process alive), and signs one at
+   * once over any records left uncovered by a process that stopped without its final checkpoint.
+   */
   start(): void {
     if (this.#timer) return;
+    this.checkpoint().catch((err) => this.#logger.error({ err }, 'audit checkpoint failed'));
     this.#timer = setInterval(() => {
       this.checkpoint().catch((err) => this.#logger.error({ err }, 'audit checkpoint failed'));
     }, this.#intervalMs);
     this.#timer.unref();
   }
 
-  /** Stops taking records, writes everything accepted, stops the timer and waits for a running checkpoint. */
+  /**
+   * Stops taking records, writes everything accepted, stops the timer, signs the final checkpoint
+   * over every record, and waits (at most `witnessFlushMs`) for the witnesses to take it.
+   */
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#queue.close();
-    await this.#checkpointing;
+    await this.checkpoint().catch((err) => this.#logger.error({ err }, 'final audit checkpoint failed'));
+    await this.#witness?.flush(this.#witnessFlushMs);
   }
 
   async #checkpointIfDue(): Promise<void> {
     try {
       if (this.#checkpointed === null) {
-        const row = await this.#db.selectFrom('aios_audit_checkpoints').select((eb) => eb.fn.max('tree_size').as('n')).executeTakeFirst();
+        const row = await this.#db.selectFrom('aios_audit_checkpoint_chain').select((eb) => eb.fn.max('tree_size').as('n')).executeTakeFirst();
         this.#checkpointed = Number(row?.n ?? 0);
       }
       if (this.#lastSeq - this.#checkpointed >= this.#every) await this.checkpoint();
     } catch (err) {
-      // The records are committed and chained; a missed checkpoint is taken at the next one.
+      // The records are committed and chained; a missed checkpoint is taken at the next one. Not
+      // before another `checkpointEvery` records (or the timer): a refusal to sign over a changed
+      // log must not make every write pay for reading the log again.
+      this.#checkpointed = Math.max(this.#checkpointed ?? 0, this.#lastSeq);
       this.#logger.error({ err }, 'audit checkpoint failed');
     }
   }

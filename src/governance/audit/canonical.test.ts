@@ -57,19 +57,23 @@ describe('checkpoint signatures', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const key = { privateKey, publicKey, keyId: keyIdOf(publicKey) };
 
-  it('signs exactly the canonical JSON of treeSize, rootHash and keyId', () => {
-    const cp = signCheckpoint(3, 'b'.repeat(64), key, 42);
-    expect(checkpointMessage(cp).toString('utf8')).toBe(`{"keyId":"${key.keyId}","rootHash":"${'b'.repeat(64)}","treeSize":3}`);
-    expect(cp).toMatchObject({ treeSize: 3, keyId: key.keyId, createdAt: 42 });
+  const body = { seq: 2, prevHash: 'a'.repeat(64), treeSize: 3, rootHash: 'b'.repeat(64), createdAt: 42 };
+
+  it('signs exactly the canonical JSON of seq, prevHash, treeSize, rootHash, createdAt and keyId, and hashes it for the next', () => {
+    const cp = signCheckpoint(body, key);
+    const message = `{"createdAt":42,"keyId":"${key.keyId}","prevHash":"${'a'.repeat(64)}","rootHash":"${'b'.repeat(64)}","seq":2,"treeSize":3}`;
+    expect(checkpointMessage(cp).toString('utf8')).toBe(message);
+    expect(cp.hash).toBe(sha(message));
+    expect(cp).toMatchObject({ ...body, keyId: key.keyId });
     expect(cp.publicKey).toContain('BEGIN PUBLIC KEY');
     expect(checkpointSignatureValid(cp, publicKey)).toBe(true);
   });
 
-  it('rejects another key, another root and another size', () => {
-    const cp = signCheckpoint(3, 'b'.repeat(64), key, 42);
+  it('rejects another key, and any signed field changed', () => {
+    const cp = signCheckpoint(body, key);
     expect(checkpointSignatureValid(cp, generateKeyPairSync('ed25519').publicKey)).toBe(false);
-    expect(checkpointSignatureValid({ ...cp, rootHash: 'c'.repeat(64) }, publicKey)).toBe(false);
-    expect(checkpointSignatureValid({ ...cp, treeSize: 4 }, publicKey)).toBe(false);
-    expect(checkpointSignatureValid({ ...cp, signature: 'garbage' }, publicKey)).toBe(false);
+    for (const change of [{ rootHash: 'c'.repeat(64) }, { treeSize: 4 }, { seq: 3 }, { prevHash: 'c'.repeat(64) }, { createdAt: 43 }, { signature: 'garbage' }]) {
+      expect(checkpointSignatureValid({ ...cp, ...change }, publicKey), JSON.stringify(change)).toBe(false);
+    }
   });
 });

@@ -95,6 +95,17 @@ export class MerkleFrontier {
     return acc.toString('hex');
   }
 
+  /** The hash of leaves [start, end) when that range is one of the frontier's perfect subtrees. */
+  subtreeRoot(start: number, end: number): Buffer | undefined {
+    let at = 0;
+    for (let i = 0; i < this.#roots.length; i++) {
+      const width = 2 ** this.#heights[i];
+      if (at === start && at + width === end) return this.#roots[i];
+      at += width;
+    }
+    return undefined;
+  }
+
   /** An independent copy, so a checkpoint can be tried without disturbing the running tree. */
   clone(): MerkleFrontier {
     const c = new MerkleFrontier();
@@ -102,5 +113,141 @@ export class MerkleFrontier {
     c.#roots = [...this.#roots];
     c.#heights = [...this.#heights];
     return c;
+  }
+}
+
+/** A range of leaves [start, end), 0-based, whose Merkle Tree Hash is one node of a proof. */
+export type LeafRange = readonly [start: number, end: number];
+
+/**
+ * The leaf ranges whose hashes make up the RFC 6962 §2.1.2 consistency proof PROOF(m, D[n]),
+ * in the RFC's order. Each range lies wholly before `m` (a perfect subtree of the old tree, so a
+ * node of its {@link MerkleFrontier}) or wholly at or after `m` (new leaves only): a writer can
+ * build the proof from the frontier it kept at `m` and the leaves it appends after it.
+ * Empty when m is 0 (every tree extends the empty one) or m equals n.
+ *
+ * @example consistencyProofRanges(3, 8) // [[2, 3], [3, 4], [0, 2], [4, 8]]
+ */
+export function consistencyProofRanges(m: number, n: number): LeafRange[] {
+  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 0 || m > n) throw new RangeError(`a consistency proof needs 0 <= m <= n, got m=${m}, n=${n}`);
+  if (m === 0 || m === n) return [];
+  const out: LeafRange[] = [];
+  // SUBPROOF(m, D[start:start+size], complete), unrolled: each step appends one range after those
+  // of the recursive call, so the ranges are collected in reverse and flipped at the end.
+  const tail: LeafRange[] = [];
+  let start = 0;
+  let size = n;
+  let sub = m;
+  let complete = true;
+  while (sub !== size) {
+    const k = largestPowerOfTwoBelow(size);
+    if (sub <= k) {
+      tail.push([start + k, start + size]);
+      size = k;
+    } else {
+      tail.push([start, start + k]);
+      start += k;
+      size -= k;
+      sub -= k;
+      complete = false;
+    }
+  }
+  if (!complete) out.push([start, start + size]);
+  for (let i = tail.length - 1; i >= 0; i--) out.push(tail[i]);
+  return out;
+}
+
+/**
+ * PROOF(m, D[n]) over `leaves` (n = leaves.length), as hex hashes. Holds every leaf; a writer
+ * uses {@link ConsistencyProofBuilder} instead.
+ *
+ * @example const proof = consistencyProof(recordHashes, 1000); verifyConsistency(1000, recordHashes.length, root1000, rootNow, proof) // true
+ */
+export function consistencyProof(leaves: readonly (string | Uint8Array)[], m: number): string[] {
+  const hashed = leaves.map((l) => leafHash(bytes(l)));
+  return consistencyProofRanges(m, leaves.length).map(([s, e]) => mth(hashed, s, e - s).toString('hex'));
+}
+
+/**
+ * Verifies that a tree of size `n` with root `newRoot` extends the tree of size `m` with root
+ * `oldRoot`, leaf for leaf, given PROOF(m, D[n]) (RFC 9162 §2.1.4.2, equivalent to RFC 6962's).
+ * Never throws: malformed input is simply not a proof.
+ *
+ * @example verifyConsistency(6, 8, root6, root8, proof) // true
+ */
+export function verifyConsistency(m: number, n: number, oldRoot: string, newRoot: string, proof: readonly string[]): boolean {
+  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 0 || m > n) return false;
+  if (!Array.isArray(proof) || !proof.every((p) => typeof p === 'string' && /^[0-9a-f]{64}$/.test(p))) return false;
+  if (m === 0) return proof.length === 0 && oldRoot === EMPTY_ROOT;
+  if (m === n) return proof.length === 0 && oldRoot === newRoot;
+  if (proof.length === 0) return false;
+  const path: Buffer[] = proof.map((p) => Buffer.from(p, 'hex'));
+  // A complete old tree is itself a node of the new one: its root starts the path.
+  if ((m & (m - 1)) === 0) path.unshift(Buffer.from(oldRoot, 'hex'));
+  let fn = m - 1;
+  let sn = n - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr: Buffer = path[0];
+  let sr: Buffer = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && fr.toString('hex') === oldRoot && sr.toString('hex') === newRoot;
+}
+
+/**
+ * Builds PROOF(m, D[n]) in one pass and O(log n) memory: from the frontier of the old tree (size
+ * m) and the leaves m..n-1 appended in order.
+ *
+ * @example
+ * const b = new ConsistencyProofBuilder(frontierAt1000, 1500);
+ * for (const h of recordHashes1001to1500) b.append(h);
+ * b.proof(); // PROOF(1000, D[1500])
+ */
+export class ConsistencyProofBuilder {
+  readonly #m: number;
+  readonly #n: number;
+  #next: number;
+  /** Per range: a fixed node (before m) or a tree being built from new leaves. */
+  readonly #parts: { range: LeafRange; node?: Buffer; tree?: MerkleFrontier }[];
+
+  constructor(old: MerkleFrontier, n: number) {
+    this.#m = old.size;
+    this.#n = n;
+    this.#next = old.size;
+    this.#parts = consistencyProofRanges(old.size, n).map((range) => {
+      if (range[1] <= old.size) {
+        const node = old.subtreeRoot(range[0], range[1]);
+        if (!node) throw new Error(`internal: [${range[0]}, ${range[1]}) is not a node of the frontier of size ${old.size}`);
+        return { range, node };
+      }
+      return { range, tree: new MerkleFrontier() };
+    });
+  }
+
+  append(leaf: string | Uint8Array): void {
+    if (this.#next >= this.#n) throw new RangeError(`the proof to size ${this.#n} takes no more leaves`);
+    const i = this.#next++;
+    for (const p of this.#parts) if (p.tree && p.range[0] <= i && i < p.range[1]) p.tree.append(leaf);
+  }
+
+  proof(): string[] {
+    if (this.#next !== this.#n) throw new RangeError(`the proof from ${this.#m} to ${this.#n} has ${this.#next - this.#m} of ${this.#n - this.#m} new leaves`);
+    return this.#parts.map((p) => (p.node ? p.node.toString('hex') : p.tree!.root()));
   }
 }

@@ -9,6 +9,8 @@ export interface AuditSigningKey {
   readonly publicKey: KeyObject;
   /** First 16 hex chars of sha256 over the public key's SPKI DER; names the key in checkpoints. */
   readonly keyId: string;
+  /** Where it came from: `AIOS_AUDIT_SIGNING_KEY`, or the path of the key file. */
+  readonly source?: string;
 }
 
 /** What verification needs: the public half only. */
@@ -37,12 +39,29 @@ export function loadAuditSigningKey({ dataDir, env = process.env }: AuditKeySour
   const fromEnv = env.AIOS_AUDIT_SIGNING_KEY?.trim();
   const privateKey = fromEnv ? parsePrivateKey(fromEnv, 'AIOS_AUDIT_SIGNING_KEY') : loadOrCreateFile(dataDir);
   const publicKey = createPublicKey(privateKey);
-  return Object.freeze({ privateKey, publicKey, keyId: keyIdOf(publicKey) });
+  return Object.freeze({ privateKey, publicKey, keyId: keyIdOf(publicKey), source: fromEnv ? 'AIOS_AUDIT_SIGNING_KEY' : join(dataDir, SIGNING_KEY_FILE) });
 }
 
 /**
- * Loads the key that verifies checkpoints, never creating one: `AIOS_AUDIT_PUBLIC_KEY` (SPKI
- * PEM), else derived from `AIOS_AUDIT_SIGNING_KEY` or `<dataDir>/audit-signing.key`. Throws
+ * Parses a public key an auditor holds: the path of a file holding SPKI PEM, or the PEM itself,
+ * or base64 of the SPKI DER. Throws AIOS_CONFIG_INVALID for anything else, or a key that is not
+ * Ed25519.
+ *
+ * @example const { keyId } = parseAuditPublicKey('./audit.pub', '--public-key');
+ */
+export function parseAuditPublicKey(value: string, source: string): AuditPublicKey {
+  let text = value.trim();
+  if (!text.includes('-----BEGIN') && existsSync(text)) text = readFileSync(text, 'utf8').trim();
+  const publicKey = parse(source, () =>
+    text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' }),
+  );
+  requireEd25519(publicKey, source);
+  return Object.freeze({ publicKey, keyId: keyIdOf(publicKey) });
+}
+
+/**
+ * Loads the key that verifies checkpoints, never creating one: `AIOS_AUDIT_PUBLIC_KEY` (as
+ * {@link parseAuditPublicKey} takes it), else derived from `AIOS_AUDIT_SIGNING_KEY` or `<dataDir>/audit-signing.key`. Throws
  * AIOS_CONFIG_INVALID when there is none. Keeping the public key apart from the data directory
  * (an auditor's own copy) is what makes a forged checkpoint detectable by someone who could
  * also replace the key file.
@@ -51,13 +70,7 @@ export function loadAuditSigningKey({ dataDir, env = process.env }: AuditKeySour
  */
 export function loadAuditPublicKey({ dataDir, env = process.env }: AuditKeySource): AuditPublicKey {
   const pub = env.AIOS_AUDIT_PUBLIC_KEY?.trim();
-  if (pub) {
-    const publicKey = parse('AIOS_AUDIT_PUBLIC_KEY', () =>
-      pub.includes('-----BEGIN') ? createPublicKey(pub) : createPublicKey({ key: Buffer.from(pub, 'base64'), format: 'der', type: 'spki' }),
-    );
-    requireEd25519(publicKey, 'AIOS_AUDIT_PUBLIC_KEY');
-    return Object.freeze({ publicKey, keyId: keyIdOf(publicKey) });
-  }
+  if (pub) return parseAuditPublicKey(pub, 'AIOS_AUDIT_PUBLIC_KEY');
   const file = join(dataDir, SIGNING_KEY_FILE);
   if (!env.AIOS_AUDIT_SIGNING_KEY?.trim() && !existsSync(file)) {
     throw new AiosError(

@@ -1,3 +1,4 @@
+import { AiosError, isAiosError } from '../../core/index.ts';
 import type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine } from './policy-engine.ts';
 
 /**
@@ -10,6 +11,10 @@ import type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine } fro
  * Activating another policy set changes the hash, so old decisions are never served. A Cedar
  * evaluation through WebAssembly costs about 0.1 ms on the reference machine; a cache hit costs
  * a map lookup (see BENCHMARKS.md, `authz`).
+ *
+ * `authorize` answers or throws an AIOS_NOT_READY or AIOS_AUTHZ_UNAVAILABLE error (503,
+ * retryable), never anything else: while the engine cannot evaluate, cached decisions of the
+ * active set are still served, and are still right, since the set has not changed.
  */
 export class Authorizer {
   readonly #engine: PolicyEngine;
@@ -29,6 +34,11 @@ export class Authorizer {
     return this.#engine.active;
   }
 
+  /** Whether a decision not in the cache can be made now. */
+  get ready(): boolean {
+    return this.#engine.ready ?? this.#engine.active !== undefined;
+  }
+
   activate(set: CompiledPolicySet): void {
     this.#engine.activate(set);
     this.#cache.clear();
@@ -41,7 +51,13 @@ export class Authorizer {
     const key = `${set?.hash}\u0000${p.type}\u0000${p.namespace}\u0000${p.roles.join(',')}\u0000${req.action}\u0000${r.type}\u0000${r.namespace}${ids}`;
     const hit = this.#cache.get(key);
     if (hit) return hit;
-    const decision = Object.freeze(this.#engine.authorize(req));
+    let decision: AuthzDecision;
+    try {
+      decision = Object.freeze(this.#engine.authorize(req));
+    } catch (e) {
+      if (isAiosError(e, 'AIOS_NOT_READY') || isAiosError(e, 'AIOS_AUTHZ_UNAVAILABLE')) throw e;
+      throw new AiosError('AIOS_AUTHZ_UNAVAILABLE', `the ${this.#engine.name} policy engine failed; retry shortly`, { cause: e });
+    }
     if (this.#cache.size >= this.#capacity) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(key, decision);
     return decision;

@@ -45,10 +45,22 @@ export interface PolicyEngine {
   readonly name: string;
   /** The schema policies are validated against, as text. */
   readonly schemaText: string;
-  /** Parses and validates; throws AIOS_POLICY_INVALID naming each problem. Does not activate. */
+  /**
+   * Parses and validates; throws AIOS_POLICY_INVALID naming each problem, or
+   * AIOS_POLICY_TOO_COMPLEX naming the limit a set goes past. Does not activate, and changes
+   * nothing the active set decides with.
+   */
   compile(text: string): CompiledPolicySet;
   /** Makes a compiled policy set the one `authorize` uses. */
   activate(set: CompiledPolicySet): void;
   readonly active: CompiledPolicySet | undefined;
+  /**
+   * Decides, or throws AIOS_NOT_READY (no set active) or AIOS_AUTHZ_UNAVAILABLE (the engine
+   * cannot evaluate now; retry).
+   */
   authorize(req: AuthzRequest): AuthzDecision;
+  /** Whether `authorize` can decide now; taken as "a set is active" when absent. */
+  readonly ready?: boolean;
+  /** Stops background work (a pending rebuild). */
+  close?(): void;
 }

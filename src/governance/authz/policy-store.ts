@@ -1,8 +1,14 @@
+import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { AiosError, type Clock, type Logger } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
 import type { Authorizer } from './authorizer.ts';
 import { DEFAULT_POLICIES } from './default-policies.ts';
+import type { CompiledPolicySet } from './policy-engine.ts';
+
+/** Versions read at a time while looking for the newest that compiles. */
+const LOAD_PAGE = 20;
+const MAX_REMEMBERED_IDS = 1_000;
 
 export interface PolicySetVersion {
   readonly version: number;
@@ -24,10 +30,12 @@ interface Row {
 }
 
 /**
- * The policy set, as data: every version is kept, the highest is active. A new version is
- * compiled (parsed, validated against the Cedar schema, pre-parsed) before it is stored, so an
- * invalid set is refused with Cedar's messages and the active one stays. Other processes pick a
- * new version up within `refreshMs`.
+ * The policy set, as data: every version is kept, the highest that compiles is active. A new
+ * version is compiled (bounded, parsed, validated against the Cedar schema, pre-parsed) before
+ * it is stored, so an invalid set is refused with Cedar's messages and the active one stays.
+ * Other processes pick a new version up within `refreshMs`; one that does not compile there (a
+ * row written into the table by other means) is logged and passed over, and the active set
+ * stays.
  */
 export class PolicyStore {
   readonly #db: Kysely<any>;
@@ -36,6 +44,10 @@ export class PolicyStore {
   readonly #authorizer: Authorizer;
   #version = 0;
   #policyIds: readonly string[] = [];
+  /** The newest version refused on refresh: it is not compiled again. */
+  #refused = 0;
+  /** Policy ids of versions compiled here, by hash, for listings. */
+  readonly #ids = new Map<string, readonly string[]>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(opts: { database: Database; clock: Clock; logger: Logger; authorizer: Authorizer }) {
@@ -49,14 +61,29 @@ export class PolicyStore {
     return this.#version;
   }
 
-  /** Loads the newest version, storing the default policy set as version 1 on a new database. */
+  /**
+   * Activates the newest version that compiles, storing the default policy set as version 1 on
+   * a new database. Versions that do not compile are logged and passed over, as a running
+   * process passes them over on refresh; when none compiles, this throws.
+   */
   async load(): Promise<void> {
-    let row = await this.#latest();
-    if (!row) {
-      await this.#insert(1, DEFAULT_POLICIES, 'aios-system', 'default policy set').catch(() => undefined); // another process may win
-      row = (await this.#latest())!;
+    let initial: CompiledPolicySet | undefined;
+    if (!(await this.#latest())) {
+      initial = this.#compile(DEFAULT_POLICIES);
+      await this.#insert(1, DEFAULT_POLICIES, initial.hash, 'aios-system', 'default policy set').catch(() => undefined); // another process may win
     }
-    this.#activate(row);
+    let before: number | undefined;
+    for (;;) {
+      let q = this.#db.selectFrom('aios_policy_sets').selectAll().orderBy('version', 'desc').limit(LOAD_PAGE);
+      if (before !== undefined) q = q.where('version', '<', before);
+      const rows = (await q.execute()) as Row[];
+      for (const row of rows) {
+        const set = initial && row.text === DEFAULT_POLICIES ? initial : this.#tryCompile(row);
+        if (set) return this.#activate(row, set);
+      }
+      if (rows.length < LOAD_PAGE) throw new AiosError('AIOS_POLICY_INVALID', 'no stored version of the policy set compiles; store a valid one');
+      before = Number(rows[rows.length - 1].version);
+    }
   }
 
   /** Polls for versions written by other processes. */
@@ -68,17 +95,23 @@ export class PolicyStore {
     this.#timer.unref();
   }
 
+  /** Activates a newer version, if one was stored and compiles. */
   async refresh(): Promise<void> {
     const row = await this.#latest();
-    if (row && Number(row.version) !== this.#version) this.#activate(row);
+    // Newer only: a put in this process may have activated a later version meanwhile.
+    if (!row || Number(row.version) <= Math.max(this.#version, this.#refused)) return;
+    const set = this.#tryCompile(row);
+    if (set) this.#activate(row, set);
+    else this.#refused = Number(row.version);
   }
 
   stop(): void {
     clearInterval(this.#timer);
   }
 
+  /** The active version. */
   async current(): Promise<PolicySetVersion> {
-    const row = await this.#latest();
+    const row = this.#version ? ((await this.#db.selectFrom('aios_policy_sets').selectAll().where('version', '=', this.#version).executeTakeFirst()) as Row | undefined) : undefined;
     if (!row) throw new AiosError('AIOS_NOT_READY', 'no policy set is loaded yet');
     return this.#out(row);
   }
@@ -89,16 +122,19 @@ export class PolicyStore {
     return ((await q.execute()) as Row[]).map((r) => this.#out(r));
   }
 
-  /** Validates, stores as the next version, and activates. Throws AIOS_POLICY_INVALID, changing nothing, when invalid. */
+  /**
+   * Validates, stores as the next version, and activates. Throws AIOS_POLICY_INVALID or
+   * AIOS_POLICY_TOO_COMPLEX, changing nothing, when the set is refused.
+   */
   async put(text: string, opts: { createdBy?: string; comment?: string } = {}): Promise<PolicySetVersion> {
-    this.#authorizer.engine.compile(text);
+    const set = this.#compile(text);
     const row = await this.#db.transaction().execute(async (trx) => {
       const latest = await trx.selectFrom('aios_policy_sets').select(sql<number>`max(version)`.as('v')).executeTakeFirst();
       const version = Number(latest?.v ?? 0) + 1;
-      await this.#insert(version, text, opts.createdBy ?? null, opts.comment ?? null, trx);
+      await this.#insert(version, text, set.hash, opts.createdBy ?? null, opts.comment ?? null, trx);
       return (await trx.selectFrom('aios_policy_sets').selectAll().where('version', '=', version).executeTakeFirstOrThrow()) as Row;
     });
-    this.#activate(row);
+    if (Number(row.version) > this.#version) this.#activate(row, set);
     return this.#out(row);
   }
 
@@ -106,13 +142,29 @@ export class PolicyStore {
     return (await this.#db.selectFrom('aios_policy_sets').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst()) as Row | undefined;
   }
 
-  async #insert(version: number, text: string, createdBy: string | null, comment: string | null, db: Kysely<any> = this.#db): Promise<void> {
-    const { hash } = this.#authorizer.engine.compile(text);
+  async #insert(version: number, text: string, hash: string, createdBy: string | null, comment: string | null, db: Kysely<any> = this.#db): Promise<void> {
     await db.insertInto('aios_policy_sets').values({ version, ns: '*', text, hash, created_at: this.#clock.now(), created_by: createdBy, comment }).execute();
   }
 
-  #activate(row: Row): void {
-    const set = this.#authorizer.engine.compile(row.text);
+  #compile(text: string): CompiledPolicySet {
+    const set = this.#authorizer.engine.compile(text);
+    if (this.#ids.size >= MAX_REMEMBERED_IDS) this.#ids.delete(this.#ids.keys().next().value!);
+    this.#ids.set(set.hash, set.policyIds);
+    return set;
+  }
+
+  /** Compiles a stored version; logs and answers undefined when it does not compile. */
+  #tryCompile(row: Row): CompiledPolicySet | undefined {
+    try {
+      return this.#compile(row.text);
+    } catch (err) {
+      const e = err as AiosError;
+      this.#logger.error({ version: Number(row.version), code: e.code, detail: e.message, errors: e.errors }, 'a stored policy set version does not compile; it is passed over');
+      return undefined;
+    }
+  }
+
+  #activate(row: Row, set: CompiledPolicySet): void {
     this.#authorizer.activate(set);
     this.#version = Number(row.version);
     this.#policyIds = set.policyIds;
@@ -128,7 +180,19 @@ export class PolicyStore {
       createdAt: Number(r.created_at),
       createdBy: r.created_by,
       comment: r.comment,
-      policyIds: version === this.#version ? this.#policyIds : this.#authorizer.engine.compile(r.text).policyIds,
+      policyIds: version === this.#version ? this.#policyIds : this.#idsOf(r.text),
     };
+  }
+
+  #idsOf(text: string): readonly string[] {
+    const hash = createHash('sha256').update(text).digest('hex');
+    const known = this.#ids.get(hash);
+    if (known) return known;
+    try {
+      return this.#compile(text).policyIds;
+    } catch {
+      this.#ids.set(hash, []); // a version that does not compile decides nothing
+      return [];
+    }
   }
 }

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { AiosError, type Clock, type Logger } from '../../core/index.ts';
+import { ALL_NAMESPACES, AiosError, isReservedNamespace, namespaceProblem, type Clock, type Logger } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
-import { ROLES, type Principal } from '../principal.ts';
+import { grantProblem, principalIdProblem, qualifiedId, ROLES, SYSTEM_PRINCIPAL, type Principal } from '../principal.ts';
 import { apiKeyId, apiKeyMatches, generateApiKey } from './api-key-format.ts';
 
 interface KeyRow {
@@ -38,10 +38,11 @@ export interface CreateKeyInput {
   readonly name: string;
   readonly roles: readonly string[];
   readonly type?: 'user' | 'service';
-  /** The principal the key authenticates; defaults to a service account named after the key. */
+  /** The principal the key authenticates; defaults to a service account named after the key (`key:<id>`). */
   readonly principalId?: string;
   readonly expiresAt?: number | null;
-  readonly createdBy?: string | null;
+  /** Who creates it: the key gets no role and no namespace beyond theirs. Default: AIOS itself. */
+  readonly by?: Principal;
 }
 
 interface Cached {
@@ -89,12 +90,30 @@ export class ApiKeyStore {
     this.#touchIntervalMs = opts.touchIntervalMs ?? 60_000;
   }
 
-  /** Creates a key; `key` is returned here and never again. */
+  /**
+   * Creates a key; `key` is returned here and never again. Refused with 400 for a namespace that
+   * is not a valid name (or is reserved), a reserved or malformed principal id, or an unknown role;
+   * with 403 when it would give more roles or a wider namespace than its creator holds.
+   *
+   * @example const { key } = await keys.create('plant-a', { name: 'gateway', roles: ['service'], by: principal });
+   */
   async create(ns: string, input: CreateKeyInput): Promise<{ key: string; info: ApiKeyInfo }> {
+    if (ns !== ALL_NAMESPACES) {
+      const problem = namespaceProblem(ns);
+      if (problem) throw new AiosError('AIOS_AUTH_KEY_INVALID', `the namespace ${problem}`);
+      if (isReservedNamespace(ns)) throw new AiosError('AIOS_AUTH_KEY_INVALID', `namespace "${ns}" is reserved for AIOS's own records; no key belongs to it`);
+    }
+    if (input.principalId !== undefined) {
+      const problem = principalIdProblem(input.principalId);
+      if (problem) throw new AiosError('AIOS_AUTH_KEY_INVALID', `principalId ${problem}`, { errors: [{ path: '/principalId', message: problem }] });
+    }
     const unknown = input.roles.filter((r) => !(ROLES as readonly string[]).includes(r));
     if (!input.roles.length || unknown.length) {
       throw new AiosError('AIOS_AUTH_KEY_INVALID', unknown.length ? `unknown role(s): ${unknown.join(', ')}; roles are ${ROLES.join(', ')}` : 'a key needs at least one role');
     }
+    const by = input.by ?? SYSTEM_PRINCIPAL;
+    const beyond = grantProblem(by, ns, input.roles);
+    if (beyond) throw new AiosError('AIOS_AUTH_FORBIDDEN', beyond, { extra: { action: 'keys:create' } });
     const now = this.#clock.now();
     if (input.expiresAt != null && input.expiresAt <= now) throw new AiosError('AIOS_AUTH_KEY_INVALID', 'expiresAt is in the past');
     const { id, key, hash } = generateApiKey();
@@ -107,7 +126,7 @@ export class ApiKeyStore {
       roles: JSON.stringify([...new Set(input.roles)]),
       hash,
       created_at: now,
-      created_by: input.createdBy ?? null,
+      created_by: qualifiedId(by),
       expires_at: input.expiresAt ?? null,
       revoked_at: null,
       last_used_at: null,
@@ -197,7 +216,7 @@ export class ApiKeyStore {
       const now = this.#clock.now();
       await trx
         .insertInto('aios_api_keys')
-        .values({ id, ns: '*', name: 'bootstrap admin', principal_type: 'user', principal_id: 'admin', roles: JSON.stringify(['admin']), hash, created_at: now, created_by: 'aios-system' })
+        .values({ id, ns: ALL_NAMESPACES, name: 'bootstrap admin', principal_type: 'user', principal_id: 'admin', roles: JSON.stringify(['admin']), hash, created_at: now, created_by: qualifiedId(SYSTEM_PRINCIPAL) })
         .execute();
       return key;
     });

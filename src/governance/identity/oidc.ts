@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { ROLES, type Principal } from '../principal.ts';
+import { isReservedNamespace, namespaceProblem } from '../../core/index.ts';
+import { isReservedPrincipalId, ROLES, type Principal } from '../principal.ts';
 
 export interface OidcOptions {
   readonly issuer: string;
@@ -50,13 +51,21 @@ export class OidcVerifier {
     const raw = claimAt(payload, this.#o.rolesClaim);
     const names = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(/\s+/).filter(Boolean) : [];
     const roles = [...new Set(names.map((n) => this.#o.roleMap[n] ?? n).filter((r) => (ROLES as readonly string[]).includes(r)))];
-    const ns = claimAt(payload, this.#o.namespaceClaim);
+    const claimed = claimAt(payload, this.#o.namespaceClaim);
+    const ns = claimed === undefined || claimed === null || claimed === '' ? 'default' : claimed;
     // Acting in every namespace is for API keys an admin of "*" made, never for a token's claim.
     if (ns === '*') throw new Error(`the ${this.#o.namespaceClaim} claim may not be "*"`);
+    const problem = namespaceProblem(ns);
+    if (problem) throw new Error(`the ${this.#o.namespaceClaim} claim ${problem}`);
+    if (isReservedNamespace(ns as string)) throw new Error(`the ${this.#o.namespaceClaim} claim names a namespace reserved for AIOS`);
+    const sub = String(payload.sub);
+    // RFC 7519 allows any string; a subject is at most 255 characters (OpenID Connect Core 2).
+    if (!sub.length || sub.length > 255 || /[\u0000-\u001f\u007f]/.test(sub)) throw new Error('the sub claim must be 1-255 characters without control characters');
+    if (isReservedPrincipalId(sub)) throw new Error(`the sub claim "${sub}" is reserved for AIOS's own principals`);
     return Object.freeze({
       type: 'user',
-      id: String(payload.sub),
-      namespace: typeof ns === 'string' && ns ? ns : 'default',
+      id: sub,
+      namespace: ns as string,
       roles: Object.freeze(roles),
       authMethod: 'oidc',
     });

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AiosError } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
-import type { Principal } from '../principal.ts';
+import { qualifiedId, type Principal } from '../principal.ts';
 
 export interface RateLimitOptions {
   /** Requests per second per principal; 0 turns the limit off. */
@@ -10,8 +11,14 @@ export interface RateLimitOptions {
   readonly perNamespace: number;
 }
 
+// PostgreSQL keeps counters under varchar(255) keys; longer ones (an OIDC subject may have 255
+// characters of its own) are counted under their SHA-256.
+const MAX_KEY_LENGTH = 200;
+const limiterKey = (key: string) => (key.length <= MAX_KEY_LENGTH ? key : `sha256:${createHash('sha256').update(key).digest('base64url')}`);
+
 /**
- * Request rate limits per principal and per namespace (rate-limiter-flexible, one-second
+ * Request rate limits per principal (by namespace and id: `plant-a/ana` and `*`'s `ana` are
+ * counted apart) and per namespace (rate-limiter-flexible, one-second
  * windows). Embedded: counted in memory. On PostgreSQL, counted in a shared table so that the
  * limit holds across processes, with an in-memory limiter as insurance when the database is
  * unreachable, and keys already over their limit blocked in memory without a query.
@@ -45,7 +52,7 @@ export class RateLimits {
   /** Counts one request; throws AIOS_AUTH_RATE_LIMITED (429, with Retry-After) over a limit. */
   async consume(principal: Principal, ns: string): Promise<void> {
     try {
-      if (this.#principal) await this.#principal.consume(`${principal.authMethod}:${principal.id}`);
+      if (this.#principal) await this.#principal.consume(limiterKey(`${principal.authMethod}:${qualifiedId(principal)}`));
       if (this.#namespace) await this.#namespace.consume(ns);
     } catch (e) {
       if (e instanceof RateLimiterRes) {

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
-import type { AuditRecord } from '../../governance/index.ts';
+import { entryProblem, type AuditRecord, type WitnessEntry } from '../../governance/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { ProblemSchema } from './shared.ts';
 
@@ -26,7 +26,7 @@ const AuditOut = Type.Object({
 });
 
 const Filter = Type.Object({
-  actor: Type.Optional(Type.String({ maxLength: 200, description: 'principal id' })),
+  actor: Type.Optional(Type.String({ maxLength: 300, description: 'principal, by namespace and id: plant-a/ana, */admin, or anonymous' })),
   action: Type.Optional(Type.String({ maxLength: 100 })),
   resource: Type.Optional(Type.String({ maxLength: 300, description: '<type>:<id>, e.g. Topic:vibration' })),
   from: Type.Optional(Type.String({ description: 'RFC 3339, inclusive' })),
@@ -98,21 +98,25 @@ export function auditRoutes(deps: ServerDeps): FastifyPluginAsync {
       },
     );
 
+    const Verification = Type.Object({
+      ok: Type.Boolean(),
+      records: Type.Integer(),
+      checkpoints: Type.Integer(),
+      unchainedCheckpoints: Type.Integer(),
+      covered: Type.Integer({ description: 'records covered by the newest checkpoint whose signature holds' }),
+      witnessed: Type.Integer({ description: 'witness entries checked' }),
+      problems: Type.Array(Type.Object({ seq: Type.Union([Type.Integer(), Type.Null()]), kind: Type.String(), message: Type.String() })),
+    });
+    const verifyConfig = { action: 'audit:verify' as const, resource: () => ({ type: 'AuditLog' as const, id: '*', namespace: '*' }) };
+
     app.get(
       '/audit/verify',
       {
-        config: { action: 'audit:verify', resource: () => ({ type: 'AuditLog', id: '*', namespace: '*' }) },
+        config: verifyConfig,
         schema: {
           tags: ['audit'],
-          summary: 'Verify the whole chain and its signed checkpoints; names each broken record',
-          response: {
-            200: Type.Object({
-              ok: Type.Boolean(),
-              records: Type.Integer(),
-              checkpoints: Type.Integer(),
-              problems: Type.Array(Type.Object({ seq: Type.Union([Type.Integer(), Type.Null()]), kind: Type.String(), message: Type.String() })),
-            }),
-          },
+          summary: 'Verify the whole chain, the chain of signed checkpoints and their cover; names each broken record',
+          response: { 200: Verification },
         },
       },
       async () => {
@@ -120,5 +124,36 @@ export function auditRoutes(deps: ServerDeps): FastifyPluginAsync {
         return { ...v, problems: [...v.problems] };
       },
     );
+
+    app.post(
+      '/audit/verify',
+      {
+        config: verifyConfig,
+        schema: {
+          tags: ['audit'],
+          summary: 'The same, and the database against a witness: the witnessed checkpoints, as NDJSON (one per line, as a witness file holds them) or a JSON array',
+          body: Type.Array(Type.Unknown(), { maxItems: MAX_WITNESS_ENTRIES }),
+          response: { 200: Verification, 400: ProblemSchema },
+        },
+      },
+      async (req) => {
+        const entries = witnessEntriesOf(req.body);
+        const v = await deps.governance.verifyAudit({ witness: { entries } });
+        return { ...v, problems: [...v.problems] };
+      },
+    );
   };
+}
+
+/** A witness signed every minute for a year holds about 525,000; one body carries at most this many. */
+const MAX_WITNESS_ENTRIES = 1_000_000;
+
+function witnessEntriesOf(body: readonly unknown[]): WitnessEntry[] {
+  const errors: { path: string; message: string }[] = [];
+  body.forEach((value, i) => {
+    const why = entryProblem(value);
+    if (why && errors.length < 20) errors.push({ path: `/body/${i}`, message: why });
+  });
+  if (errors.length) throw new AiosError('AIOS_VALIDATION', `the witness has entries that are not signed checkpoints (the first: entry ${errors[0].path.slice(6)}: ${errors[0].message})`, { errors });
+  return body as WitnessEntry[];
 }

@@ -6,7 +6,6 @@ import { fromCloudEvent, type AppendResult, type CommitHook, type Rejection } fr
 import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { auditInput } from '../guard.ts';
 import { CLOUDEVENTS_BATCH, ndjsonLines } from '../content-types.ts';
-import { sendProblem } from '../problem.ts';
 import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 
 const EventInputSchema = Type.Object(
@@ -69,10 +68,6 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (plugin) => {
     const app = plugin as unknown as App;
     const log = deps.events;
-    // Bodies being received for appends: bounded, so overload answers 429 instead of growing memory.
-    const inflightBudget = 4 * deps.limits.bodyLimitBytes;
-    let inflightBytes = 0;
-
     app.post(
       '/topics/:topic/events',
       { config: { action: 'events:append' },
@@ -93,17 +88,6 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         },
         // Items are validated one by one by the event log, so that each rejection names its index.
         validatorCompiler: ({ schema, httpPart }) => (httpPart === 'body' ? () => true : paramsAjv.compile(schema as object)),
-        onRequest: async (req, reply) => {
-          const size = Math.min(Number(req.headers['content-length'] ?? deps.limits.bodyLimitBytes) || deps.limits.bodyLimitBytes, deps.limits.bodyLimitBytes);
-          if (inflightBytes + size > inflightBudget) {
-            return sendProblem(reply, new AiosError('AIOS_OVERLOADED', 'too many append bodies in flight; retry shortly', { extra: { retryAfterSeconds: 1 } }), req);
-          }
-          inflightBytes += size;
-          (req as { aiosInflight?: number }).aiosInflight = size;
-        },
-        onResponse: async (req) => {
-          inflightBytes -= (req as { aiosInflight?: number }).aiosInflight ?? 0;
-        },
       },
       async (req, reply) => {
         let body: unknown = req.body;

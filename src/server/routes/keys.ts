@@ -58,7 +58,7 @@ export function keyRoutes(deps: ServerDeps): FastifyPluginAsync {
               name: Type.String({ minLength: 1, maxLength: 200 }),
               roles: Type.Array(Type.Union(ROLES.map((r) => Type.Literal(r))), { minItems: 1, maxItems: ROLES.length }),
               type: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('service')], { default: 'service' })),
-              principalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the user or service the key stands for; default key:<id>' })),
+              principalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the user or service the key stands for, unique within the namespace: letters, digits and . _ @ + : -; not admin, anonymous, workflow-engine, nor starting aios-, system or key:; default key:<id>' })),
               expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
             },
             { additionalProperties: false },
@@ -74,7 +74,7 @@ export function keyRoutes(deps: ServerDeps): FastifyPluginAsync {
           type: b.type,
           principalId: b.principalId,
           expiresAt: b.expiresAt === undefined ? null : (parseTime(b.expiresAt) ?? null),
-          createdBy: req.aiosAuth!.principal.id,
+          by: req.aiosAuth!.principal,
         });
         return reply.code(201).send({ key, info: keyOut(info) });
       },

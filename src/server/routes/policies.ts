@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
-import { ACTIONS, type PolicySetVersion } from '../../governance/index.ts';
+import { ACTIONS, qualifiedId, type PolicySetVersion } from '../../governance/index.ts';
 import type { App, ServerDeps } from '../app.ts';
 import { ProblemSchema } from './shared.ts';
 
@@ -68,7 +68,7 @@ export function policyRoutes(deps: ServerDeps): FastifyPluginAsync {
           response: { 200: PolicySetOut, 400: ProblemSchema },
         },
       },
-      async (req) => out(await policies.put(req.body.text, { createdBy: req.aiosAuth!.principal.id, comment: req.body.comment })),
+      async (req) => out(await policies.put(req.body.text, { createdBy: qualifiedId(req.aiosAuth!.principal), comment: req.body.comment })),
     );
   };
 }
