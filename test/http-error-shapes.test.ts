@@ -10,7 +10,7 @@ const APPEND_TYPES = ['application/json', 'application/x-ndjson', 'application/c
 
 let t: TestAios;
 beforeAll(async () => {
-  t = await startTestAios({ port: await freePort(), bodyLimitBytes: BODY_LIMIT }, { listen: true });
+  t = await startTestAios({ port: await freePort(), bodyLimitBytes: BODY_LIMIT, headersTimeoutMs: 1000, requestTimeoutMs: 30_000 }, { listen: true });
   await t.api({ method: 'POST', url: '/api/v1/topics', payload: { name: 'shapes', schema: { type: 'object', required: ['v'], properties: { v: { type: 'number' } } } } });
 });
 afterAll(() => t.cleanup());
@@ -119,6 +119,14 @@ describe('Node\'s own HTTP errors answer problem+json', () => {
     const r = await rawRequest('G@T / HTTP/1.1\r\nHost: localhost\r\n\r\n');
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'AIOS_BAD_REQUEST' });
+  });
+
+  it('headers that do not arrive in time', async () => {
+    // Half a request, then silence: Node's headers timer answers (within its check interval).
+    const r = await rawRequest('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
+    expect(r.status).toBe(408);
+    expect(r.headers['content-type']).toBe('application/problem+json');
+    expect(JSON.parse(r.body)).toMatchObject({ status: 408, code: 'AIOS_REQUEST_TIMEOUT' });
   });
 
   it('the server keeps serving afterwards', async () => {
