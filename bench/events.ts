@@ -5,6 +5,9 @@
  * group commit, the backend's durable write), at batch sizes 1/100/1000 and 1/16 concurrent
  * producers, on SQLite, PostgreSQL and NATS JetStream; and, in the same run, raw JetStream
  * publish with the nats client (msgID, file storage, awaiting every ack) as the reference.
+ * `workload` names the data contract: `contract` (types only) or `contract+pattern` (the same
+ * with a `pattern` on a string field, evaluated by the linear-time engine); `backend: "none"`
+ * rows time validation and preparation alone (`prepareBatch`, no write).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +25,7 @@ const SECONDS = quick ? 1.2 : 5;
 const BATCHES = [1, 100, 1000];
 const PRODUCERS = [1, 16];
 const SCHEMA = { type: 'object', required: ['turbineId', 'rms'], properties: { turbineId: { type: 'string' }, rms: { type: 'number' }, temp: { type: 'number' } } };
+const PATTERN_SCHEMA = { ...SCHEMA, properties: { ...SCHEMA.properties, turbineId: { type: 'string', pattern: '^t[0-9]{1,4}$' } } };
 
 let seq = 0;
 function makeBatch(n: number) {
@@ -57,13 +61,19 @@ async function benchLog(backend: string, store: EventStore, database: ReturnType
   const log = new EventLog({ database, store, limits: { maxEventsPerRequest: 10_000, appendQueueEvents: 1_000_000, commitBatchEvents: 20_000 } });
   const ns = randomName('bench');
   await log.createTopic(ns, { name: 'telemetry', schema: SCHEMA, keyField: 'turbineId', partitions: 4 });
+  await log.createTopic(ns, { name: 'telemetry-pattern', schema: PATTERN_SCHEMA, keyField: 'turbineId', partitions: 4 });
   const out = [];
   for (const batch of BATCHES) {
     for (const producers of PRODUCERS) {
       const r = await drive(batch, producers, (events) => log.append(ns, 'telemetry', events));
-      out.push({ system: 'aios', backend, batch, producers, ...r });
+      out.push({ system: 'aios', backend, workload: 'contract', batch, producers, ...r });
       console.error(`  aios/${backend} batch=${batch} producers=${producers}: ${r.eventsPerSec} events/s`);
     }
+  }
+  for (const producers of PRODUCERS) {
+    const r = await drive(1000, producers, (events) => log.append(ns, 'telemetry-pattern', events));
+    out.push({ system: 'aios', backend, workload: 'contract+pattern', batch: 1000, producers, ...r });
+    console.error(`  aios/${backend} pattern batch=1000 producers=${producers}: ${r.eventsPerSec} events/s`);
   }
   if (store instanceof NatsEventStore) await store.dropNamespace(ns);
   await log.close();
@@ -82,7 +92,7 @@ async function benchRawJetStream() {
       const r = await drive(batch, producers, (events) =>
         Promise.all(events.map((e) => js.publish(`${name}.${Number(e.data.turbineId.slice(1)) % 4}`, JSON.stringify(e.data), { msgID: e.id }))),
       );
-      out.push({ system: 'nats-raw', backend: 'nats', batch, producers, ...r });
+      out.push({ system: 'nats-raw', backend: 'nats', workload: 'none', batch, producers, ...r });
       console.error(`  raw jetstream batch=${batch} producers=${producers}: ${r.eventsPerSec} events/s`);
     }
   }
@@ -91,9 +101,31 @@ async function benchRawJetStream() {
   return out;
 }
 
+/** Validation and preparation alone, no write: what a data contract costs per event. */
+async function benchPrepare(database: ReturnType<typeof createDatabase>) {
+  const log = new EventLog({ database, store: new SqlEventStore(database), limits: { maxEventsPerRequest: 10_000 } });
+  const ns = randomName('bench');
+  const out = [];
+  for (const [workload, schema] of [['contract', SCHEMA], ['contract+pattern', PATTERN_SCHEMA]] as const) {
+    const name = workload === 'contract' ? 'prep' : 'prep-pattern';
+    await log.createTopic(ns, { name, schema, keyField: 'turbineId', partitions: 4 });
+    const r = await drive(1000, 1, async (events) => log.prepareBatch(ns, name, events));
+    out.push({ system: 'aios', backend: 'none', workload, batch: 1000, producers: 1, eventsPerSec: r.eventsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms });
+    console.error(`  prepare ${workload} batch=1000: ${r.eventsPerSec} events/s`);
+  }
+  await log.close();
+  return out;
+}
+
 const results: Record<string, unknown>[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'aios-bench-'));
 try {
+  {
+    const database = createDatabase({ sqliteFile: join(dir, 'prepare.db') });
+    await migrate(database);
+    results.push(...(await benchPrepare(database)));
+    await database.close();
+  }
   if (!only || only === 'sqlite') {
     const database = createDatabase({ sqliteFile: join(dir, 'bench.db') });
     await migrate(database);
@@ -117,7 +149,7 @@ try {
     await database.close();
     for (const r of ours) {
       const peer = raw.find((x) => x.batch === r.batch && x.producers === r.producers)!;
-      (r as Record<string, unknown>).ratioVsPeer = round(r.eventsPerSec / peer.eventsPerSec);
+      if (r.workload === 'contract') (r as Record<string, unknown>).ratioVsPeer = round(r.eventsPerSec / peer.eventsPerSec);
     }
     results.push(...ours, ...raw);
   }

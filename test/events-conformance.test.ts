@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAiosError } from '../src/core/index.ts';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { encodeId, topicNames } from '../src/events/nats/nats-names.ts';
 import { allBackends, ManualClock, type Backend, type Opened } from './support/event-log-harness.ts';
+import { NATS_URL } from './support/services.ts';
 
 /**
  * The one conformance suite of the event log: the same behaviours against SQLite, PostgreSQL
@@ -289,6 +293,101 @@ for (const backend of backends) {
       expect(isAiosError(err, 'AIOS_EVENTS_SCHEMA_INCOMPATIBLE')).toBe(true);
       expect(err.message).toContain('site');
       expect((await o.log.getTopic(ns, 'evolving')).schemaVersion).toBe(2);
+    });
+
+    it('refuses an event time that RFC 3339 cannot write, on every append path', async () => {
+      await o.log.createTopic(ns, { name: 'time-range' });
+      for (const time of [9007199254740991, 253402300800000, -62167219200001, '+275760-09-13T00:00:00Z', '9999-12-31T23:59:59-01:00', '2026-02-30T00:00:00Z']) {
+        await expect(o.log.append(ns, 'time-range', [{ data: 1, time }])).rejects.toMatchObject({ code: 'AIOS_EVENTS_INVALID_EVENT' });
+        await expect(o.log.publish(ns, 'time-range', [{ data: 1, time }])).rejects.toMatchObject({ code: 'AIOS_EVENTS_INVALID_EVENT' });
+        await expect(o.log.prepareBatch(ns, 'time-range', [{ data: 1, time }])).rejects.toMatchObject({ code: 'AIOS_EVENTS_INVALID_EVENT' });
+      }
+      const ok = await o.log.append(ns, 'time-range', [{ id: 'lo', data: 1, time: '0000-01-01T00:00:00Z' }, { id: 'hi', data: 2, time: 253402300799999 }]);
+      expect(ok.rejected).toEqual([]);
+      const { events } = await o.log.read(ns, 'time-range');
+      expect(events.map((e) => [e.id, e.time])).toEqual([['lo', -62167219200000], ['hi', 253402300799999]]);
+    });
+
+    it('refuses data nested deeper than validation can recurse, as an invalid event', async () => {
+      await o.log.createTopic(ns, { name: 'deep-data', schema: { $defs: { a: { items: { $ref: '#/$defs/a' } } }, $ref: '#/$defs/a' } });
+      let deep: unknown[] = [];
+      for (let i = 0; i < 200_000; i++) deep = [deep];
+      await expect(o.log.append(ns, 'deep-data', [{ data: deep }])).rejects.toMatchObject({ code: 'AIOS_EVENTS_INVALID_EVENT', message: expect.stringMatching(/nested too deeply/) });
+      expect((await o.log.append(ns, 'deep-data', [{ data: [[[]]] }])).accepted).toHaveLength(1);
+    });
+
+    it('reads what was stored around AIOS without failing: a time out of range, data that is not JSON', async () => {
+      const { topic } = await o.log.createTopic(ns, { name: 'stored-around' });
+      await o.log.append(ns, 'stored-around', [{ id: 'ok', data: { v: 1 } }]);
+      if (backend.name === 'nats') {
+        const nc = await connect({ servers: NATS_URL });
+        const h = natsHeaders();
+        h.set('Aios-Time', 'not a time');
+        h.set('Aios-Ingested-At', '9007199254740991');
+        h.set('Aios-Headers', '{broken');
+        await jetstream(nc).publish(`${topicNames(topic).prefix}.0.${encodeId('raw')}`, 'not json', { headers: h });
+        await nc.close();
+      } else {
+        await o.database.db.updateTable('aios_events').set({ time: 9007199254740991 }).where('topic_id', '=', topic.topicId).execute();
+        if (backend.name === 'sqlite') await o.database.db.updateTable('aios_events').set({ data: 'not json', headers: '{broken' }).where('topic_id', '=', topic.topicId).execute();
+      }
+      const { events } = await o.log.read(ns, 'stored-around');
+      expect(events.length).toBe(backend.name === 'nats' ? 2 : 1);
+      const odd = events.at(-1)!;
+      expect(Number.isFinite(odd.time)).toBe(true);
+      if (backend.name !== 'postgres') expect(odd.data).toBe('not json');
+      expect(odd.headers).toEqual({});
+      const c = await o.log.consumer(ns, 'stored-around', 'g');
+      expect((await c.fetch({ max: 10, waitMs: 2000 })).length).toBe(events.length);
+      await c.close();
+    });
+
+    it('commits only what the member was handed, never past it', async () => {
+      await o.log.createTopic(ns, { name: 'commit-bound' });
+      const r = await o.log.append(ns, 'commit-bound', Array.from({ length: 6 }, (_, i) => ({ id: `c${i}`, data: i })));
+      const c = await o.log.consumer(ns, 'commit-bound', 'g');
+      const got = await c.fetch({ max: 2, waitMs: 2000 });
+      expect(got.map((e) => e.id)).toEqual(['c0', 'c1']);
+      // An offset beyond what was fetched commits only what was fetched.
+      await c.commit([{ partition: 0, offset: r.accepted[4].offset }]);
+      expect((await o.log.groupState(ns, 'commit-bound', 'g')).lag).toBe(4);
+      await c.commit();
+      expect((await o.log.groupState(ns, 'commit-bound', 'g')).lag).toBe(4);
+      await c.close();
+      const c2 = await o.log.consumer(ns, 'commit-bound', 'g');
+      const rest: string[] = [];
+      for (let i = 0; i < 5 && rest.length < 4; i++) rest.push(...(await c2.fetch({ max: 10, waitMs: 1000 })).map((e) => e.id));
+      expect(rest).toEqual(['c2', 'c3', 'c4', 'c5']);
+      // Without positions: exactly what was handed and not committed, nothing more.
+      await o.log.append(ns, 'commit-bound', [{ id: 'c6', data: 6 }]);
+      await Promise.all([c2.commit(), c2.commit()]);
+      expect((await o.log.groupState(ns, 'commit-bound', 'g')).lag).toBe(1);
+      await c2.close();
+    });
+
+    it('gives a topic created again under a deleted name groups of its own', async () => {
+      await o.log.createTopic(ns, { name: 'reborn', partitions: 2 });
+      await o.log.append(ns, 'reborn', Array.from({ length: 3 }, (_, i) => ({ id: `old${i}`, data: i })));
+      const stale = await o.log.consumer(ns, 'reborn', 'g');
+      const before: string[] = [];
+      for (let i = 0; i < 5 && before.length < 3; i++) before.push(...(await stale.fetch({ max: 10, waitMs: 1000 })).map((e) => e.id));
+      expect(before.sort()).toEqual(['old0', 'old1', 'old2']);
+      await stale.commit();
+      await o.log.deleteTopic(ns, 'reborn');
+      await o.log.createTopic(ns, { name: 'reborn', partitions: 2 });
+      await o.log.append(ns, 'reborn', Array.from({ length: 6 }, (_, i) => ({ id: `new${i}`, data: i })));
+      // The old member belonged to the deleted topic: it fails instead of fetching nothing.
+      await expect(stale.fetch({ max: 10, waitMs: 200 })).rejects.toMatchObject({ code: 'AIOS_EVENTS_TOPIC_NOT_FOUND' });
+      await expect(stale.commit()).rejects.toMatchObject({ code: 'AIOS_EVENTS_TOPIC_NOT_FOUND' });
+      expect((await o.log.groupState(ns, 'reborn', 'g')).lag).toBe(6);
+      const fresh = await o.log.consumer(ns, 'reborn', 'g');
+      const after: string[] = [];
+      for (let i = 0; i < 5 && after.length < 6; i++) after.push(...(await fresh.fetch({ max: 10, waitMs: 1000 })).map((e) => e.id));
+      expect(after.sort()).toEqual(['new0', 'new1', 'new2', 'new3', 'new4', 'new5']);
+      await fresh.commit();
+      expect((await o.log.groupState(ns, 'reborn', 'g')).lag).toBe(0);
+      await fresh.close();
+      await stale.close();
     });
 
     it('keeps namespaces apart', async () => {

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { format } from 'node:util';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
 import { describe, expect, it, vi } from 'vitest';
 import { createAios, ROLES, type Aios } from '../src/index.ts';
 import { createLogger } from '../src/core/index.ts';
 import { startAiosProcess } from './support/child.ts';
+import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { useTempDirs } from './support/temp-dirs.ts';
 
 /*
@@ -261,5 +263,65 @@ describe('no credential in the logs', () => {
     expect(output).toContain(join(dir, 'admin.key'));
     const credentials = credentialsOf(dir, apiKeys, secretValues);
     expect(leaks(lines, credentials)).toEqual([]);
+  }, 60_000);
+});
+
+const pgUp = await pgAvailable();
+
+describe.skipIf(!pgUp)('no request payload in the logs when PostgreSQL refuses a statement', () => {
+  it('logs the SQLSTATE and the constraint, never the detail, where, hint or message that quote the values', async () => {
+    const schema = await freshPgSchema();
+    const logs: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        logs.push(...String(chunk).split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const aios = await createAios({
+      config: { dataDir: tmp('aios-logs-pg-'), databaseUrl: schema.url, retentionIntervalMs: 0, workflowConcurrency: 0, scheduler: 0 },
+      env: {},
+      logger: createLogger({ level: 'trace', destination }),
+    });
+    const token = `apiToken=${secretValue()}`;
+    const admin = new pg.Client({ connectionString: schema.url });
+    try {
+      await aios.start();
+      const adminKey = readFileSync(join(aios.config.dataDir, 'admin.key'), 'utf8').trim();
+      // Three ways a statement fails with the row's values in the error: a CHECK constraint
+      // ("Failing row contains (...)" in detail), a trigger's RAISE (message, detail and hint),
+      // and a cast to jsonb in a trigger (detail "Token ... is invalid", where "JSON data, line 1: ...").
+      await admin.connect();
+      await admin.query(`alter table aios_secrets add constraint test_no_tokens check (description not like '%apiToken%')`);
+      await admin.query(`create function test_refuse() returns trigger language plpgsql as $$
+        begin raise exception 'refused %', new.description using detail = new.description, hint = new.description; end $$`);
+      await admin.query(`create trigger test_refuse before insert on aios_topics for each row when (new.description like '%apiToken%') execute function test_refuse()`);
+      await admin.query(`create function test_cast() returns trigger language plpgsql as $$ begin perform new.name::jsonb; return new; end $$`);
+      await admin.query(`create trigger test_cast before insert on aios_api_keys for each row when (new.name like '%apiToken%') execute function test_cast()`);
+
+      const requests: InjectOptions[] = [
+        { method: 'PUT', url: '/api/v1/secrets/historian', payload: { value: 'v', description: token } },
+        { method: 'POST', url: '/api/v1/topics', payload: { name: 'vibration', description: token } },
+        // Invalid JSON only at its end, so that `where` quotes all of it up to there.
+        { method: 'POST', url: '/api/v1/keys', payload: { name: `{"apiToken": "${token.slice('apiToken='.length)}",}`, roles: ['viewer'] } },
+      ];
+      for (const r of requests) {
+        const res = await aios.http.inject({ ...r, headers: { authorization: `Bearer ${adminKey}` } });
+        expect(res.statusCode, `${r.method} ${r.url}: ${res.body}`).toBe(500);
+        expect(res.body).not.toContain('apiToken');
+      }
+    } finally {
+      await admin.end().catch(() => undefined);
+      await aios.stop();
+      await schema.drop();
+    }
+    const failures = logs.filter((l) => l.includes('"msg":"request failed"')).map((l) => JSON.parse(l) as { err: Record<string, unknown> });
+    // The log still says what failed: the SQLSTATE, and the constraint where there is one.
+    expect(failures.map((f) => f.err.code)).toEqual(['23514', 'P0001', '22P02']);
+    expect(failures[0].err.constraint).toBe('test_no_tokens');
+    expect(failures[0].err.table).toBe('aios_secrets');
+    const secret = token.slice('apiToken='.length);
+    const found = logs.filter((l) => l.includes(secret) || [...Array(secret.length - 7).keys()].some((i) => l.includes(secret.slice(i, i + 8))));
+    expect(found, 'log lines holding the token').toEqual([]);
   }, 60_000);
 });

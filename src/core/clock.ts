@@ -76,15 +76,45 @@ export class ManualClock implements Clock {
   }
 }
 
+/** The earliest instant RFC 3339 can write: 0000-01-01T00:00:00.000Z, in epoch milliseconds. */
+export const MIN_TIME_MS = -62_167_219_200_000;
+/** The latest instant RFC 3339 can write: 9999-12-31T23:59:59.999Z, in epoch milliseconds. */
+export const MAX_TIME_MS = 253_402_300_799_999;
+
+/**
+ * Epoch milliseconds as RFC 3339 (UTC, milliseconds). Never throws: a time outside years
+ * 0000-9999 (stored by an older build, or written to the database directly) renders as the
+ * nearest bound, and a value that is not a number as the epoch, 1970-01-01T00:00:00.000Z.
+ *
+ * @example
+ * toRfc3339(0); // '1970-01-01T00:00:00.000Z'
+ * toRfc3339(9007199254740991); // '9999-12-31T23:59:59.999Z'
+ */
 export function toRfc3339(ms: number): string {
-  return new Date(ms).toISOString();
+  const t = typeof ms === 'number' && Number.isFinite(ms) ? Math.min(Math.max(Math.trunc(ms), MIN_TIME_MS), MAX_TIME_MS) : 0;
+  return new Date(t).toISOString();
 }
 
-/** Accepts an RFC 3339 string or epoch milliseconds; returns epoch ms or undefined when invalid. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(year: number, month: number): number {
+  return month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : DAYS_IN_MONTH[month - 1];
+}
+
+/**
+ * Accepts an RFC 3339 string or epoch milliseconds; returns epoch ms, or undefined when it is
+ * invalid (no such day or hour, `2026-02-30`, `24:00:00`) or outside what RFC 3339 can write
+ * (MIN_TIME_MS to MAX_TIME_MS, years 0000 to 9999 in UTC), so every accepted time renders back.
+ */
 export function parseTime(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= MIN_TIME_MS && value <= MAX_TIME_MS ? value : undefined;
   if (typeof value !== 'string' || value.length > 64) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(value)) return undefined;
+  const m = RFC3339.exec(value);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return undefined;
   const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
+  return Number.isNaN(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS ? undefined : ms;
 }

@@ -3,13 +3,14 @@ import type { Registry } from 'prom-client';
 import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../core/index.ts';
 import type { Database } from '../storage/index.ts';
 import { AppendQueue } from './append-queue.ts';
-import { ContractCompiler, describeErrors } from './contract.ts';
+import { ContractCompiler } from './contract.ts';
 import { formatCursor, parseCursor, resolveCursor, type Cursor } from './cursor.ts';
 import { isRejection, prepareEvent, type EventInput, type PreparedEvent, type Rejection, type StoredEvent } from './event.ts';
 import type { AppendBatch, AppendedPosition, CommitHook, ConsumerHandle, ConsumerOptions, EventStore, GroupState, ResetTarget } from './event-store.ts';
 import { EventMetrics } from './event-metrics.ts';
 import { schemaIncompatibilities } from './schema-compat.ts';
 import { TopicRegistry } from './topic-registry.ts';
+import { TopicBoundConsumer } from './topic-bound-consumer.ts';
 import { assertName, checkUpdate, normaliseSpec, type Topic, type TopicSpec, type TopicUpdate } from './topic.ts';
 
 export interface EventLogLimits {
@@ -105,7 +106,7 @@ export class EventLog {
   readonly #queue: AppendQueue;
   readonly #metrics?: EventMetrics;
   readonly #cacheTtl: number;
-  readonly #consumers = new Map<string, { handle: ConsumerHandle; usedAt: number }>();
+  readonly #consumers = new Map<string, { handle: TopicBoundConsumer; usedAt: number }>();
   #retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: EventLogOptions) {
@@ -201,12 +202,18 @@ export class EventLog {
     return this.#topics.schemaHistory(await this.getTopic(ns, name));
   }
 
+  /** Deletes the topic, its events and its groups' positions; its consumers fail from then on. */
   async deleteTopic(ns: string, name: string): Promise<void> {
     const topic = await this.getTopic(ns, name);
     await this.store.dropTopic(topic);
     await this.#topics.remove(topic);
     this.#cache.delete(`${ns}/${name}`);
     this.#contracts.forget(`${topic.topicId}:`);
+    for (const [k, c] of this.#consumers) {
+      if (c.handle.topic.topicId !== topic.topicId) continue;
+      this.#consumers.delete(k);
+      await c.handle.close().catch(() => undefined);
+    }
   }
 
   async #cached(ns: string, name: string): Promise<CachedTopic> {
@@ -218,8 +225,7 @@ export class EventLog {
       this.#cache.delete(key);
       throw new AiosError('AIOS_EVENTS_TOPIC_NOT_FOUND', `there is no topic "${name}" in namespace "${ns}"`);
     }
-    const fn = this.#contracts.validator(`${topic.topicId}:${topic.schemaVersion}`, topic.schema);
-    const validate = (data: unknown) => (fn(data) ? null : describeErrors(fn.errors));
+    const validate = this.#contracts.validator(`${topic.topicId}:${topic.schemaVersion}`, topic.schema);
     const entry = { topic, validate, loadedAt: this.#clock.now() };
     this.#cache.set(key, entry);
     return entry;
@@ -416,8 +422,21 @@ export class EventLog {
 
   /** A new member of `group` on the topic: fetch, process, commit (at-least-once). */
   async consumer(ns: string, topicName: string, group: string, opts?: ConsumerOptions): Promise<ConsumerHandle> {
+    return this.#boundConsumer(ns, topicName, group, opts);
+  }
+
+  async #boundConsumer(ns: string, topicName: string, group: string, opts?: ConsumerOptions): Promise<TopicBoundConsumer> {
     assertName('group', group);
-    return this.store.consumer(await this.getTopic(ns, topicName), group, opts);
+    const topic = await this.getTopic(ns, topicName);
+    const currentId = () =>
+      this.#cached(ns, topicName).then(
+        (c) => c.topic.topicId,
+        (e: unknown) => {
+          if (e instanceof AiosError && e.code === 'AIOS_EVENTS_TOPIC_NOT_FOUND') return undefined;
+          throw e;
+        },
+      );
+    return new TopicBoundConsumer(await this.store.consumer(topic, group, opts), topic, currentId);
   }
 
   /**
@@ -434,8 +453,14 @@ export class EventLog {
       }
     }
     let c = this.#consumers.get(key);
+    // The topic may have been deleted and created again since: the member belongs to the old one.
+    if (c && c.handle.topic.topicId !== (await this.getTopic(ns, topicName)).topicId) {
+      this.#consumers.delete(key);
+      await c.handle.close();
+      c = undefined;
+    }
     if (!c) {
-      c = { handle: await this.consumer(ns, topicName, group), usedAt: now };
+      c = { handle: await this.#boundConsumer(ns, topicName, group), usedAt: now };
       this.#consumers.set(key, c);
     }
     c.usedAt = now;

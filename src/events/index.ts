@@ -19,4 +19,6 @@ export { formatCursor, parseCursor } from './cursor.ts';
 export { SqlEventStore } from './sql/sql-event-store.ts';
 export { NatsEventStore } from './nats/nats-event-store.ts';
 export type { NatsEventStoreOptions } from './nats/nats-event-store.ts';
+export { createLinearAjv, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH } from './contract.ts';
+export { compileLinear, LinearPatternError } from './linear-regexp.ts';
 export { parseCloudEvents, fromCloudEvent, CLOUDEVENTS_CONTENT_TYPES } from './cloudevents.ts';

@@ -1,4 +1,4 @@
-import { AiosError, type FieldError } from '../core/index.ts';
+import { AiosError, refuseNul, type FieldError } from '../core/index.ts';
 
 /** What a caller gives to create a topic. */
 export interface TopicSpec {
@@ -37,6 +37,7 @@ export interface Topic {
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,99}$/;
 const NAME_HINT = 'lower-case letters, digits, "_" and "-", starting with a letter or digit, at most 100 characters';
 export const MAX_PARTITIONS = 256;
+const MAX_KEY_FIELD_LENGTH = 200;
 
 export function assertName(kind: string, name: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
@@ -65,13 +66,15 @@ export type NormalisedSpec = Omit<Topic, 'topicId' | 'ns' | 'createdAt' | 'updat
 
 export function normaliseSpec(spec: TopicSpec): NormalisedSpec {
   assertName('topic', spec?.name);
+  refuseNul(spec.description, '/description');
+  refuseNul(spec.schema, '/schema');
   const errors: FieldError[] = [];
   const partitions = spec.partitions ?? 1;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
     errors.push({ path: '/partitions', message: `must be an integer from 1 to ${MAX_PARTITIONS}` });
   }
-  if (spec.keyField !== undefined && (typeof spec.keyField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(spec.keyField))) {
-    errors.push({ path: '/keyField', message: 'must be a dotted path of identifiers, e.g. "asset.id"' });
+  if (spec.keyField !== undefined && (typeof spec.keyField !== 'string' || spec.keyField.length > MAX_KEY_FIELD_LENGTH || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(spec.keyField))) {
+    errors.push({ path: '/keyField', message: `must be a dotted path of identifiers, e.g. "asset.id", of at most ${MAX_KEY_FIELD_LENGTH} characters` });
   }
   if (spec.description !== undefined && (typeof spec.description !== 'string' || spec.description.length > 2000)) {
     errors.push({ path: '/description', message: 'must be a string of at most 2000 characters' });
@@ -89,6 +92,8 @@ export function normaliseSpec(spec: TopicSpec): NormalisedSpec {
 }
 
 export function checkUpdate(update: TopicUpdate): void {
+  refuseNul(update?.description, '/description');
+  refuseNul(update?.schema, '/schema');
   const errors: FieldError[] = [];
   const extra = Object.keys(update ?? {}).filter((k) => !['description', 'schema', 'retention'].includes(k));
   for (const k of extra) {

@@ -1,8 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { AiosError, type AiosConfig, type Clock, type Logger } from '../core/index.ts';
-import type { Database } from '../storage/index.ts';
-import { AuditTrail, fileWitness, loadAuditSigningKey, verifyAuditChain, webhookWitness, WitnessPublisher, type AuditVerification, type VerifyAuditOptions, type WitnessSink } from './audit/index.ts';
+import { ensurePrivateDir, tightenFiles, type Database } from '../storage/index.ts';
+import { AuditTrail, fileWitness, loadAuditSigningKey, SIGNING_KEY_FILE, verifyAuditChain, webhookWitness, WitnessPublisher, type AuditVerification, type VerifyAuditOptions, type WitnessSink } from './audit/index.ts';
 import { Authorizer } from './authz/authorizer.ts';
 import { CedarEngine } from './authz/cedar-engine.ts';
 import type { PolicyEngine } from './authz/policy-engine.ts';
@@ -101,6 +101,10 @@ function warnAboutAuditTrust(config: AiosConfig, keySource: string | undefined, 
 /** Builds the governance capability from configuration. Nothing touches the database until `start`. */
 export function createGovernance(opts: GovernanceOptions): Governance {
   const { config, env, database, clock, logger } = opts;
+  // Key files from an earlier start (or copied in) that others may read are AIOS's own: made 0600.
+  for (const { file, mode } of tightenFiles(config.dataDir, ['admin.key', SIGNING_KEY_FILE, 'master.key'])) {
+    logger.warn({ file, mode: `0${mode.toString(8)}` }, 'a key file in the data directory was open to other users; it is 0600 now');
+  }
   const keys = new ApiKeyStore({ database, clock, logger });
   const authorizer = new Authorizer(opts.engine ?? new CedarEngine({ clock, logger }));
   const policies = new PolicyStore({ database, clock, logger, authorizer });
@@ -139,7 +143,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
       const key = await keys.bootstrapAdmin(database.flags);
       if (key) {
         // The key goes to a 0600 file, never to the log or the terminal.
-        mkdirSync(config.dataDir, { recursive: true });
+        ensurePrivateDir(config.dataDir);
         writeFileSync(adminKeyFile, `${key}\n`, { mode: 0o600 });
         chmodSync(adminKeyFile, 0o600);
         logger.warn({ file: adminKeyFile }, 'created the first admin API key; it is in this file (mode 0600)');

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { createLogger, loadConfig, systemClock, type AiosConfig, type Clock, type ConfigInput, type Logger } from '../core/index.ts';
-import { createDatabase, migrate, type Database } from '../storage/index.ts';
+import { createDatabase, exposedMode, migrate, type Database } from '../storage/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../events/index.ts';
 import { createGovernance, type Governance, type PolicyEngine } from '../governance/index.ts';
 import { createMetricsRegistry } from '../observability/index.ts';
@@ -73,6 +73,11 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
   const config = loadConfig(opts.config ?? {}, opts.env ?? process.env);
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const clock = opts.clock ?? systemClock;
+  // A data directory AIOS creates is 0700; one that exists is the operator's, and left as it is.
+  const exposed = exposedMode(config.dataDir);
+  if (exposed !== undefined) {
+    logger.warn({ dataDir: config.dataDir, mode: `0${exposed.toString(8)}` }, `the data directory is open to other users; AIOS creates its files there 0600, but make the directory private too (chmod 700 ${config.dataDir})`);
+  }
   const database = createDatabase({ url: config.databaseUrl, sqliteFile: join(config.dataDir, 'aios.db') });
   let store: EventStore;
   try {

@@ -15,6 +15,7 @@ import { problemOnClientError } from './client-errors.ts';
 import { methodsAllowed } from './method-not-allowed.ts';
 import { completeDocument, type OpenApiDocument } from './openapi.ts';
 import { JSON_ONLY, operationRegistry } from './operations.ts';
+import { refuseNulInRequest } from './nul-guard.ts';
 import { errorHandler, sendProblem, toAiosError } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { topicRoutes } from './routes/topics.ts';
@@ -147,6 +148,7 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
       return sendProblem(reply, new AiosError('AIOS_NOT_READY', 'AIOS is starting or shutting down; retry shortly'), req);
     }
   });
+  app.addHook('onRequest', refuseNulInRequest);
   const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, metrics: deps.metrics, enabled: deps.authEnabled });
   app.addHook('onRequest', guard.onRequest);
   // After the guard: bodies are counted against the authenticated namespace and principal.

@@ -1,9 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { AiosError } from '../core/index.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from './data-dir.ts';
+import { guardedDialect } from './guarded-dialect.ts';
 
 /**
  * What differs between the two SQL engines, as flags (the Kysely adapter habit), so that code
@@ -48,8 +50,19 @@ export function createDatabase(opts: DatabaseOptions): Database {
   return createSqlite(file);
 }
 
+/**
+ * The database file is created 0600 before SQLite opens it: SQLite gives its -wal and -shm files
+ * the mode of the database file, whatever the umask. An existing file, and its -wal and -shm
+ * files, are brought to 0600 as well.
+ */
+function createPrivateDbFile(file: string): void {
+  ensurePrivateDir(dirname(file));
+  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE_MODE);
+}
+
 function createSqlite(file: string): Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:' && !file.startsWith('file:')) createPrivateDbFile(file);
   const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode can lose the last commits on power loss (not on a process crash);
@@ -59,7 +72,7 @@ function createSqlite(file: string): Database {
   // 64 MiB of page cache keeps the id and offset indexes' hot pages in memory under heavy appends.
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<any>({ dialect: guardedDialect(new SqliteDialect({ database: sqlite })) });
   return {
     db,
     sqlite,
@@ -81,7 +94,7 @@ function createPostgres(url: string, max: number): Database {
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it. Queries report their own errors.
   });
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<any>({ dialect: guardedDialect(new PostgresDialect({ pool })) });
   const u = new URL(url);
   return {
     db,

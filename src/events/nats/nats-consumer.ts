@@ -62,13 +62,16 @@ export class NatsConsumer implements ConsumerHandle {
       return [];
     }
     const out: StoredEvent[] = [];
+    const held: [number, Held][] = [];
     for (const m of r.msgs) {
       if (!m.reply) continue;
       const seq = streamSeqOfReply(m.reply);
       const e = toStoredEvent(this.#d.topic, m.subject, seq, m.headers, m.data);
-      this.#held.set(seq, { reply: m.reply, partition: e.partition });
+      held.push([seq, { reply: m.reply, partition: e.partition }]);
       out.push(e);
     }
+    // Held, and so covered by a commit, only once all of them are handed out.
+    for (const [seq, h] of held) this.#held.set(seq, h);
     return out;
   }
 

@@ -1,6 +1,7 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import type { PreparedEvent, StoredEvent } from '../event.ts';
 import type { Topic } from '../topic.ts';
+import { parseStoredData, parseStoredHeaders } from '../stored-json.ts';
 
 /**
  * How a topic maps onto JetStream, and how an event maps onto a message.
@@ -93,8 +94,14 @@ export function eventHeaders(e: PreparedEvent, ingestedAt: number): MsgHdrs {
   return h;
 }
 
+/** An epoch-ms header; 0 (the epoch) when it is missing or not a number, as a message published around AIOS may have. */
+function timeHeader(h: MsgHdrs | undefined, name: string): number {
+  const t = Number(h?.get(name) || 0);
+  return Number.isFinite(t) ? t : 0;
+}
+
 export function ingestedAtOf(h: MsgHdrs | undefined): number {
-  return Number(h?.get(H_INGESTED_AT) ?? 0);
+  return timeHeader(h, H_INGESTED_AT);
 }
 
 const decoder = new TextDecoder();
@@ -102,18 +109,17 @@ const decoder = new TextDecoder();
 /** A message of the topic's stream as a StoredEvent; `seq` is the stream sequence (the offset). */
 export function toStoredEvent(topic: Topic, subject: string, seq: number, h: MsgHdrs | undefined, data: Uint8Array): StoredEvent {
   const { partition, id } = parseSubject(subject);
-  const key = h?.get(H_KEY);
-  const userHeaders = h?.get(H_HEADERS);
+  const key = h?.get(H_KEY) ? parseStoredData(h.get(H_KEY)) : null;
   return {
     topic: topic.name,
     partition,
     offset: seq,
     id,
-    key: key ? (JSON.parse(key) as string) : null,
-    time: Number(h?.get(H_TIME) ?? 0),
+    key: typeof key === 'string' ? key : null,
+    time: timeHeader(h, H_TIME),
     ingestedAt: ingestedAtOf(h),
-    data: JSON.parse(decoder.decode(data)),
-    headers: userHeaders ? (JSON.parse(userHeaders) as Record<string, string>) : {},
+    data: parseStoredData(decoder.decode(data)),
+    headers: parseStoredHeaders(h?.get(H_HEADERS)),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/index.ts';
+import { AiosError, type Clock } from '../../core/index.ts';
 import type { ConsumerHandle, PartitionBounds } from '../event-store.ts';
 import type { StoredEvent } from '../event.ts';
 import type { Topic } from '../topic.ts';
@@ -23,6 +23,11 @@ export interface SqlConsumerDeps {
  * after a fetch, the position falls back to the committed offsets and the events are delivered
  * again: at-least-once, as with a JetStream ack wait.
  *
+ * A commit moves the group only over what this member was handed and has not committed yet
+ * (`#delivered`): without positions, all of it; with positions, at most up to the last offset it
+ * was handed in each partition. An event a fetch read but did not return (the fetch failed) was
+ * never handed out, so no commit covers it.
+ *
  * Members of a group, in this process or others, split the partitions through leases
  * (group-leases.ts), renewed by fetching; the lease lasts `ackWaitMs`, so a member that stops
  * fetching for longer hands its partitions to the others.
@@ -30,6 +35,8 @@ export interface SqlConsumerDeps {
 export class SqlConsumer implements ConsumerHandle {
   readonly #d: SqlConsumerDeps;
   #position: Map<number, number> | undefined;
+  /** Per partition, the offsets handed out and not committed: [from, to). */
+  readonly #delivered = new Map<number, { from: number; to: number }>();
   #uncommittedSince: number | null = null;
   #nextPartition = 0;
   #closed = false;
@@ -49,8 +56,13 @@ export class SqlConsumer implements ConsumerHandle {
     }
     if (this.#position && !rewind && now - this.#rebalancedAt < this.#d.ackWaitMs / 3) return this.#position;
     const bounds = await this.#d.bounds();
+    // Every topic has at least one partition row: none means this topic was deleted (perhaps
+    // created again since, under a new id, with groups of its own).
+    if (bounds.length === 0) throw new AiosError('AIOS_EVENTS_TOPIC_NOT_FOUND', `topic ${this.#d.topic.name} was deleted; this consumer belonged to it`);
     this.#owned = await this.#d.leases.rebalance(bounds.map((b) => b.partition), now);
     this.#rebalancedAt = now;
+    // What was handed out from a partition this member no longer holds is the new holder's to deliver again.
+    for (const p of this.#delivered.keys()) if (!this.#owned.has(p)) this.#delivered.delete(p);
     const committed = await this.#d.loadCommitted();
     const pos = new Map<number, number>();
     for (const b of bounds) {
@@ -70,17 +82,24 @@ export class SqlConsumer implements ConsumerHandle {
       const pos = await this.#positions();
       const parts = [...pos.keys()].sort((a, b) => a - b);
       const out: StoredEvent[] = [];
+      const read = new Map<number, { from: number; to: number }>();
       // Round-robin over partitions so that a busy partition does not starve the others.
       for (let i = 0; i < parts.length && out.length < max; i++) {
         const p = parts[(this.#nextPartition + i) % parts.length];
         const events = await this.#d.read(p, pos.get(p)!, max - out.length);
         if (events.length) {
-          pos.set(p, events[events.length - 1].offset + 1);
+          read.set(p, { from: events[0].offset, to: events[events.length - 1].offset + 1 });
           out.push(...events);
         }
       }
       this.#nextPartition = (this.#nextPartition + 1) % Math.max(parts.length, 1);
       if (out.length) {
+        // Only now, with nothing left to fail, do the events count as handed out.
+        for (const [p, r] of read) {
+          pos.set(p, r.to);
+          const d = this.#delivered.get(p);
+          this.#delivered.set(p, d ? { from: Math.min(d.from, r.from), to: Math.max(d.to, r.to) } : r);
+        }
         if (this.#uncommittedSince === null) this.#uncommittedSince = this.#d.clock.now();
         return out;
       }
@@ -92,17 +111,27 @@ export class SqlConsumer implements ConsumerHandle {
 
   async commit(positions?: readonly { partition: number; offset: number }[]): Promise<void> {
     const next = new Map<number, number>();
-    // Only partitions this member holds: another member may own the rest by now.
+    // Only partitions this member holds (another member may own the rest by now), and only
+    // offsets it was handed.
     if (positions) {
       for (const p of positions) {
-        if (this.#owned.has(p.partition)) next.set(p.partition, Math.max(next.get(p.partition) ?? -1, p.offset + 1));
+        const d = this.#delivered.get(p.partition);
+        if (!d || !this.#owned.has(p.partition) || p.offset < d.from) continue;
+        next.set(p.partition, Math.max(next.get(p.partition) ?? -1, Math.min(p.offset + 1, d.to)));
       }
-    } else if (this.#position) {
-      for (const [p, o] of this.#position) next.set(p, o);
+    } else {
+      for (const [p, d] of this.#delivered) if (this.#owned.has(p)) next.set(p, d.to);
     }
     if (!next.size) return;
     await this.#d.saveCommitted(next);
-    if (!positions || (this.#position && [...this.#position].every(([p, o]) => (next.get(p) ?? -1) >= o))) this.#uncommittedSince = null;
+    // Another commit or fetch of this member may have run meanwhile (HTTP clients share it).
+    for (const [p, o] of next) {
+      const d = this.#delivered.get(p);
+      if (!d || o < d.from) continue;
+      if (o >= d.to) this.#delivered.delete(p);
+      else this.#delivered.set(p, { from: o, to: d.to });
+    }
+    if (this.#delivered.size === 0) this.#uncommittedSince = null;
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import { createSqliteAppender } from './sqlite-append.ts';
 import { appendPostgres, appendPostgresIn } from './postgres-append.ts';
 import { SqlConsumer } from './sql-consumer.ts';
 import { GroupLeases } from './group-leases.ts';
+import { asHeaders, parseStoredData, parseStoredHeaders } from '../stored-json.ts';
 
 interface EventRow {
   partition: number;
@@ -112,8 +113,8 @@ export class SqlEventStore implements EventStore {
       key: r.key,
       time: Number(r.time),
       ingestedAt: Number(r.ingested_at),
-      data: parse ? JSON.parse(r.data as string) : r.data,
-      headers: (r.headers === null ? {} : parse ? JSON.parse(r.headers as string) : r.headers) as Record<string, string>,
+      data: parse ? parseStoredData(r.data as string) : r.data,
+      headers: r.headers === null ? {} : parse ? parseStoredHeaders(r.headers as string) : asHeaders(r.headers),
     }));
   }
 

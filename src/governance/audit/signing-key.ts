@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AiosError } from '../../core/index.ts';
+import { ensurePrivateDir } from '../../storage/index.ts';
 
 /** The Ed25519 key that signs audit checkpoints. */
 export interface AuditSigningKey {
@@ -90,7 +91,7 @@ export function keyIdOf(publicKey: KeyObject): string {
 function loadOrCreateFile(dataDir: string): KeyObject {
   const file = join(dataDir, SIGNING_KEY_FILE);
   if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDir(dataDir);
     const { privateKey } = generateKeyPairSync('ed25519');
     // Written aside, then hard-linked into place: link() fails if the name exists, so of two
     // processes starting at once one creates the key, the other reads it, and neither can read

@@ -1,9 +1,12 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { ALL_NAMESPACES, AiosError, isReservedNamespace, namespaceProblem, type Clock, type Logger } from '../../core/index.ts';
+import { ALL_NAMESPACES, AiosError, checkIdentifier, isReservedNamespace, namespaceProblem, type Clock, type Logger } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
 import { grantProblem, principalIdProblem, qualifiedId, ROLES, SYSTEM_PRINCIPAL, type Principal } from '../principal.ts';
 import { apiKeyId, apiKeyMatches, generateApiKey } from './api-key-format.ts';
+
+/** A key's name and principal id, as the API takes them; the principal id is indexed in the audit trail. */
+const MAX_NAME_LENGTH = 200;
 
 interface KeyRow {
   id: string;
@@ -103,6 +106,8 @@ export class ApiKeyStore {
       if (problem) throw new AiosError('AIOS_AUTH_KEY_INVALID', `the namespace ${problem}`);
       if (isReservedNamespace(ns)) throw new AiosError('AIOS_AUTH_KEY_INVALID', `namespace "${ns}" is reserved for AIOS's own records; no key belongs to it`);
     }
+    checkIdentifier(input.name, 'name', MAX_NAME_LENGTH);
+    if (input.principalId !== undefined) checkIdentifier(input.principalId, 'principalId', MAX_NAME_LENGTH);
     if (input.principalId !== undefined) {
       const problem = principalIdProblem(input.principalId);
       if (problem) throw new AiosError('AIOS_AUTH_KEY_INVALID', `principalId ${problem}`, { errors: [{ path: '/principalId', message: problem }] });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensurePrivateDir } from '../../storage/index.ts';
 
 /**
  * File I/O for key files, written so that a crash never leaves a half-written key behind: the
@@ -43,7 +44,7 @@ export function replaceFile(from: string, to: string): void {
 }
 
 function writeTemp(path: string, text: string): string {
-  mkdirSync(dirname(path), { recursive: true });
+  ensurePrivateDir(dirname(path));
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {

@@ -32,7 +32,7 @@ const Filter = Type.Object({
   from: Type.Optional(Type.String({ description: 'RFC 3339, inclusive' })),
   to: Type.Optional(Type.String({ description: 'RFC 3339, exclusive' })),
   lineageId: Type.Optional(Type.String({ maxLength: 200 })),
-  after: Type.Optional(Type.Integer({ minimum: 0, description: 'the seq of the last record of the previous page' })),
+  after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'the seq of the last record of the previous page' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
 });
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
-import { AiosError, isAiosError, parseTime } from '../../core/index.ts';
+import { AiosError, isAiosError, MAX_TIME_MS, MIN_TIME_MS, parseTime } from '../../core/index.ts';
 import { fromCloudEvent, type AppendResult, type CommitHook, type Rejection } from '../../events/index.ts';
 import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { auditInput } from '../guard.ts';
@@ -11,8 +11,12 @@ import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 const EventInputSchema = Type.Object(
   {
     id: Type.Optional(Type.String({ maxLength: 200, description: 'idempotency key; generated (UUIDv7) when absent' })),
-    key: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'partition key; defaults to data[keyField]' })),
-    time: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Integer()], { description: 'event time; defaults to ingestion time' })),
+    key: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { description: 'partition key; defaults to data[keyField]' })),
+    time: Type.Optional(
+      Type.Union([Type.String({ format: 'date-time' }), Type.Integer({ minimum: MIN_TIME_MS, maximum: MAX_TIME_MS })], {
+        description: 'event time, RFC 3339 or epoch milliseconds, years 0000 to 9999 (UTC); defaults to ingestion time',
+      }),
+    ),
     data: Type.Unknown({ description: 'must match the topic\'s data contract' }),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
   },
@@ -70,7 +74,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
     const log = deps.events;
     app.post(
       '/topics/:topic/events',
-      { config: { action: 'events:append' },
+      { config: { action: 'events:append', bodyItemsChecked: true },
         schema: {
           tags: ['events'],
           summary: 'Append one event, a JSON array, NDJSON, or CloudEvents',
@@ -146,9 +150,9 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
           summary: 'Read events by partition and offset range, or from a time; page with `after`',
           params: TopicParams,
           querystring: Type.Object({
-            partition: Type.Optional(Type.Integer({ minimum: 0 })),
-            fromOffset: Type.Optional(Type.Integer({ minimum: 0 })),
-            toOffset: Type.Optional(Type.Integer({ minimum: 0, description: 'exclusive' })),
+            partition: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+            fromOffset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+            toOffset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'exclusive' })),
             fromTime: Type.Optional(Type.String({ description: 'RFC 3339; events ingested at or after it' })),
             after: Type.Optional(Type.String({ maxLength: 8000, description: 'the `next` cursor of the previous page' })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
@@ -186,7 +190,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
           params: TopicParams,
           querystring: Type.Object({
             from: Type.Optional(Type.String({ maxLength: 8000, description: 'earliest, latest (default) or a cursor' })),
-            partition: Type.Optional(Type.Integer({ minimum: 0 })),
+            partition: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
           }),
           headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 8000, description: 'a cursor: the `id` of the last message received' })) }),
         },

@@ -6,7 +6,7 @@ import { namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 
 const GroupParams = Type.Object({ topic: Type.String({ maxLength: 100 }), group: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,99}$' }) });
-const Position = Type.Object({ partition: Type.Integer({ minimum: 0 }), offset: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+const Position = Type.Object({ partition: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }, { additionalProperties: false });
 const GroupStateOut = Type.Object({
   group: Type.String(),
   topic: Type.String(),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { parseTime, toRfc3339 } from '../../core/index.ts';
+import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
 import { ROLES, type ApiKeyInfo } from '../../governance/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { PageQuery, nextAfter, ProblemSchema } from './shared.ts';
@@ -68,12 +68,15 @@ export function keyRoutes(deps: ServerDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         const b = req.body;
+        const expiresAt = b.expiresAt === undefined ? null : parseTime(b.expiresAt);
+        // A time the schema's format takes but no clock reaches (23:59:60) is not "never expires".
+        if (expiresAt === undefined) throw new AiosError('AIOS_VALIDATION', 'expiresAt is not a time AIOS can represent', { errors: [{ path: '/body/expiresAt', message: 'must be an RFC 3339 time' }] });
         const { key, info } = await keys.create(namespaceOf(req), {
           name: b.name,
           roles: b.roles,
           type: b.type,
           principalId: b.principalId,
-          expiresAt: b.expiresAt === undefined ? null : (parseTime(b.expiresAt) ?? null),
+          expiresAt,
           by: req.aiosAuth!.principal,
         });
         return reply.code(201).send({ key, info: keyOut(info) });

@@ -50,7 +50,7 @@ export function policyRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: {
           tags: ['policies'],
           summary: 'Every version of the policy set, newest first',
-          querystring: Type.Object({ before: Type.Optional(Type.Integer({ minimum: 1 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }),
+          querystring: Type.Object({ before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }),
           response: { 200: Type.Object({ versions: Type.Array(PolicySetOut) }) },
         },
       },

@@ -7,8 +7,8 @@ import { PageQuery, nextAfter, ProblemSchema, TopicParams } from './shared.ts';
 
 const Retention = Type.Object(
   {
-    ms: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'delete events ingested longer ago than this' })),
-    count: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'keep at most this many latest offsets per partition' })),
+    ms: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()], { description: 'delete events ingested longer ago than this' })),
+    count: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()], { description: 'keep at most this many latest offsets per partition' })),
   },
   { additionalProperties: false },
 );
@@ -20,7 +20,7 @@ export const TopicSpecSchema = Type.Object(
     name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,99}$', description: 'lower-case letters, digits, _ and -' }),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
     schema: Type.Optional(JsonSchema),
-    keyField: Type.Optional(Type.String({ description: 'dotted path into data used as the partition key, e.g. "turbineId"' })),
+    keyField: Type.Optional(Type.String({ maxLength: 200, description: 'dotted path into data used as the partition key, e.g. "turbineId"' })),
     partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 1 })),
     retention: Type.Optional(Retention),
   },

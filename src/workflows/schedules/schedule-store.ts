@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { AiosError, systemClock, type Clock } from '../../core/index.ts';
+import { AiosError, checkIdentifier, systemClock, type Clock } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../store/payload.ts';
 import { compileCron } from './cron.ts';
@@ -100,7 +100,7 @@ export class ScheduleStore {
   /** Creates a schedule; AIOS_CONFLICT when the id exists, AIOS_VALIDATION naming a bad field. */
   async create(ns: string, input: CreateScheduleInput): Promise<Schedule> {
     requireText(ns, 'ns');
-    for (const field of ['id', 'workflow', 'createdBy'] as const) requireText(input[field], field);
+    for (const field of ['id', 'workflow', 'createdBy'] as const) checkIdentifier(input[field], field, TEXT_LIMITS[field]);
     const timezone = input.timezone ?? 'UTC';
     const overlap = oneOf(input.overlap ?? 'skip', OVERLAP_POLICIES, 'overlap');
     const catchUp = oneOf(input.catchUp ?? 'one', CATCH_UP_POLICIES, 'catchUp');
@@ -207,6 +207,12 @@ function checkLimit(n: number): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_CATCH_UP_LIMIT) throw validation('catchUpLimit', `must be an integer from 1 to ${MAX_CATCH_UP_LIMIT}, got ${n}`);
   return n;
 }
+
+/**
+ * Longest text each field takes, in UTF-16 code units: ids name the runs a schedule starts
+ * (`sched:<id>:<tick>`), which must stay within the run ids' own limit.
+ */
+const TEXT_LIMITS = { id: 200, workflow: 200, createdBy: 300 } as const;
 
 function requireText(value: unknown, field: string): void {
   if (typeof value !== 'string' || value.length === 0) throw validation(field, 'must be a non-empty string');

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
+import { AiosError, checkIdentifier, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
 import { appendJournal, fenceAndInsertMany, ROWS_PER_INSERT, type AppendSpec, type FenceOutcome } from './append-journal.ts';
 import { claimRuns } from './claim-runs.ts';
@@ -79,8 +79,9 @@ export class SqlRunStore implements RunStore {
   }
 
   async createRun(input: CreateRunInput, opts: ChangeOptions = {}): Promise<{ run: WorkflowRun; created: boolean }> {
-    for (const field of ['ns', 'name', 'version', 'createdBy'] as const) requireText(input[field], field);
-    if (input.id !== undefined) requireText(input.id, 'id');
+    requireText(input.ns, 'ns');
+    for (const field of ['name', 'version', 'createdBy'] as const) requireText(input[field], field, TEXT_LIMITS[field]);
+    if (input.id !== undefined) requireText(input.id, 'id', TEXT_LIMITS.id);
     const id = input.id ?? this.#newId();
     const now = this.#clock.now();
     const row: RunRow = {
@@ -251,7 +252,7 @@ export class SqlRunStore implements RunStore {
   }
 
   async signal(ns: string, runId: string, name: string, payload?: unknown, opts: ChangeOptions = {}): Promise<{ seq: number }> {
-    requireText(name, 'name');
+    requireText(name, 'name', TEXT_LIMITS.signal);
     const text = encodePayload(payload, this.#limit, `the payload of signal "${name}" to workflow run ${ns}/${runId}`);
     return this.#guard(() => sendSignal(this.#db, this.#flags, { ns, runId, name, payload: text }, this.#clock.now(), withRun(opts)));
   }
@@ -322,6 +323,15 @@ function withRun(opts: ChangeOptions): ((trx: Kysely<any>, row: RunRow) => Promi
   return also ? (trx, row) => also(trx, toRun(row)) : undefined;
 }
 
-function requireText(value: unknown, field: string): void {
+/**
+ * Longest text each field takes, in UTF-16 code units (at most 3 bytes of UTF-8 each): the run
+ * indexes hold (ns, name, created_at, id), well under PostgreSQL's 2,704-byte index row.
+ * Child runs are named `<parent>:child:<n>`, so in-process ids may be longer than the API's 100.
+ */
+const TEXT_LIMITS = { id: 500, name: 200, version: 100, createdBy: 300, signal: 200 } as const;
+
+/** A non-empty string (AIOS_BAD_REQUEST), then no NUL and at most `maxLength` (AIOS_VALIDATION). */
+function requireText(value: unknown, field: string, maxLength?: number): void {
   if (typeof value !== 'string' || value.length === 0) throw new AiosError('AIOS_BAD_REQUEST', `${field} must be a non-empty string`);
+  if (maxLength !== undefined) checkIdentifier(value, field, maxLength);
 }
