@@ -173,9 +173,10 @@ describe('no credential in the logs', () => {
       await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: { value: { v: refused } } }, 400);
       await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: `{"value":"${refused}",}`, headers: json }, 400);
       await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: `{"value": ${refused}}`, headers: json }, 400);
-      // The same mistake (the value left unquoted) under the other JSON content types AIOS parses.
-      await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: `{"value": ${refused}}`, headers: { 'content-type': 'application/x-ndjson' } }, 400);
-      await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: `{"value": ${refused}}`, headers: { 'content-type': 'application/cloudevents+json' } }, 400);
+      // The same mistake (the value left unquoted) under the other JSON content types AIOS parses
+      // (for appends only: refused here before the body is read).
+      await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: `{"value": ${refused}}`, headers: { 'content-type': 'application/x-ndjson' } }, 415);
+      await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: `{"value": ${refused}}`, headers: { 'content-type': 'application/cloudevents+json' } }, 415);
       await call(adminKey, { method: 'PUT', url: '/api/v1/secrets/leaked', payload: JSON.stringify({ value: refused, description: 'x'.repeat(70 * 1024) }), headers: json }, 413);
       await call(adminKey, { method: 'POST', url: '/api/v1/topics/vibration/events', payload: { data: { turbineId: 7, rms: refused } } }, 422);
       expect((await call(adminKey, { method: 'GET', url: '/api/v1/secrets/leaked' }, 404)).statusCode).toBe(404);

@@ -71,7 +71,8 @@ for (const engine of engines) {
         [{ method: 'POST', url: '/api/v1/workflows/run-1/cancel', payload: { reason: `because${N}` } }, '/body/reason'],
         [{ method: 'POST', url: '/api/v1/schedules', payload: { id: 'nul-schedule', workflow: flow.name, cron: '@daily', input: { [`k${N}`]: 1 } } }, '/body/input'],
         [{ method: 'POST', url: '/api/v1/schedules', payload: { id: 'nul-schedule', workflow: flow.name, cron: `@daily${N}` } }, '/body/cron'],
-        [{ method: 'POST', url: '/api/v1/topics', payload: `{"name":"nul-4"}\n{"name":"x${'\\u0000'}"}`, headers: { 'content-type': 'application/x-ndjson' } }, '/body/1/name'],
+        // NDJSON, on a route that takes it besides appends (other routes refuse it with 415 unread).
+        [{ method: 'POST', url: '/api/v1/audit/verify', payload: `{"name":"nul-4"}\n{"name":"x${'\\u0000'}"}`, headers: { 'content-type': 'application/x-ndjson' } }, '/body/1/name'],
       ];
       for (const [opts, path] of cases) {
         const r = await refusal(opts);

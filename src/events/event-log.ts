@@ -4,7 +4,7 @@ import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logg
 import type { Database } from '../storage/index.ts';
 import { AppendQueue } from './append-queue.ts';
 import { ContractCompiler } from './contract.ts';
-import { formatCursor, parseCursor, type Cursor } from './cursor.ts';
+import { formatCursor, parseCursor, resolveCursor, type Cursor } from './cursor.ts';
 import { isRejection, prepareEvent, type EventInput, type PreparedEvent, type Rejection, type StoredEvent } from './event.ts';
 import type { AppendBatch, AppendedPosition, CommitHook, ConsumerHandle, ConsumerOptions, EventStore, GroupState, ResetTarget } from './event-store.ts';
 import { EventMetrics } from './event-metrics.ts';
@@ -65,6 +65,14 @@ export interface TailOptions {
   readonly from?: string;
   readonly partition?: number;
   readonly signal?: AbortSignal;
+}
+
+/** Why an atomic request with some valid events was refused: the events that were not. */
+function atomicRefusal(rejected: readonly Rejection[], total: number): string {
+  const named = rejected.slice(0, 3).map((r) => `event ${r.index} (${r.code}: ${r.reason.slice(0, 200)})`).join(', ');
+  const more = rejected.length > 3 ? ` and ${rejected.length - 3} more` : '';
+  const verb = rejected.length === 1 ? 'was' : 'were';
+  return `the request was refused because ${named}${more} ${verb} rejected; with ?atomic=true one rejected event refuses all ${total}, so nothing was appended`;
 }
 
 const DEFAULT_LIMITS: EventLogLimits = { maxEventsPerRequest: 10_000, maxEventBytes: 1 << 20, appendQueueEvents: 200_000, commitBatchEvents: 10_000 };
@@ -256,7 +264,10 @@ export class EventLog {
     this.#metrics?.rejected(topic, rejected.length);
     if (rejected.length && (opts.atomic || prepared.length === 0)) {
       const code = inputs.length === 1 ? rejected[0].code : 'AIOS_EVENTS_BATCH_REJECTED';
-      const detail = inputs.length === 1 ? `event rejected: ${rejected[0].reason}` : `${rejected.length} of ${inputs.length} events rejected; nothing was appended`;
+      const detail =
+        inputs.length === 1 ? `event rejected: ${rejected[0].reason}`
+        : prepared.length ? atomicRefusal(rejected, inputs.length)
+        : `all ${inputs.length} events were rejected; nothing was appended`;
       throw new AiosError(code, detail, { errors: rejected.map((r) => ({ path: `/${r.index}`, message: `${r.code}: ${r.reason}` })), extra: { rejected } });
     }
     if (!prepared.length) return { accepted: [], rejected };
@@ -323,11 +334,7 @@ export class EventLog {
     }
     const parts = bounds.filter((b) => q.partition === undefined || b.partition === q.partition);
     const c: Cursor = new Map();
-    if (q.from !== undefined && q.from !== 'earliest' && q.from !== 'latest') {
-      const given = parseCursor(q.from);
-      for (const b of parts) c.set(b.partition, Math.max(given.get(b.partition) ?? b.first, b.first));
-      return c;
-    }
+    if (q.from !== undefined && q.from !== 'earliest' && q.from !== 'latest') return resolveCursor(parseCursor(q.from), parts, topic.partitions, q.from);
     for (const b of parts) {
       if (q.from === 'latest') c.set(b.partition, b.next);
       else if (q.fromTime !== undefined) c.set(b.partition, await this.store.seek(topic, b.partition, q.fromTime));
@@ -360,8 +367,24 @@ export class EventLog {
    * when the signal aborts.
    */
   async *tail(ns: string, topicName: string, opts: TailOptions = {}): AsyncGenerator<{ event: StoredEvent; cursor: string }> {
+    yield* await this.openTail(ns, topicName, opts);
+  }
+
+  /**
+   * `tail`, with the topic and the start position checked first: an unknown topic or a bad
+   * cursor throws here, before anything is streamed (an HTTP stream can still answer 4xx).
+   *
+   * @example
+   * const events = await log.openTail('default', 'vibration', { from: req.headers['last-event-id'] });
+   * for await (const { event, cursor } of events) send(cursor, event);
+   */
+  async openTail(ns: string, topicName: string, opts: TailOptions = {}): Promise<AsyncGenerator<{ event: StoredEvent; cursor: string }>> {
     const topic = await this.getTopic(ns, topicName);
     const pos = await this.#startPositions(topic, { partition: opts.partition, from: opts.from ?? 'latest' });
+    return this.#follow(topic, pos, opts);
+  }
+
+  async *#follow(topic: Topic, pos: Cursor, opts: TailOptions): AsyncGenerator<{ event: StoredEvent; cursor: string }> {
     let wake: (() => void) | null = null;
     const poke = () => wake?.();
     const unwatch = this.store.watch?.(topic, poke);

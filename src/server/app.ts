@@ -9,8 +9,12 @@ import type { EventLog } from '../events/index.ts';
 import type { Governance } from '../governance/index.ts';
 import type { ScheduleStore, WorkflowEngine } from '../workflows/index.ts';
 import { createGuard, isPublicPath } from './guard.ts';
-import { registerContentTypes } from './content-types.ts';
+import { refuseUnacceptedMediaType, registerContentTypes } from './content-types.ts';
 import { createInflightBodies } from './inflight-bodies.ts';
+import { problemOnClientError } from './client-errors.ts';
+import { methodsAllowed } from './method-not-allowed.ts';
+import { completeDocument, type OpenApiDocument } from './openapi.ts';
+import { JSON_ONLY, operationRegistry } from './operations.ts';
 import { refuseNulInRequest } from './nul-guard.ts';
 import { errorHandler, sendProblem, toAiosError } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -97,20 +101,37 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     // Router errors (a malformed URL, an over-long parameter) answer problem+json like the rest.
     frameworkErrors: (err, req, reply) => sendProblem(reply, toAiosError(err), req),
+    // What Node's HTTP parser refuses (a NUL in a header, headers over the limit) too.
+    clientErrorHandler: problemOnClientError(deps.logger),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, new AiosError('AIOS_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), req));
-  registerContentTypes(app);
-  // Every route declares its authorization action, or is one of the few open ones; a route
-  // without either fails at start-up, so none can slip through unguarded.
   const inventory: RouteInfo[] = [];
   inventories.set(app, inventory);
+  const allowedAt = methodsAllowed(inventory);
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    const allowed = allowedAt(path);
+    if (allowed.length) return sendProblem(reply, new AiosError('AIOS_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; it takes ${allowed.join(', ')}`, { extra: { allowed } }), req);
+    return sendProblem(reply, new AiosError('AIOS_NOT_FOUND', `no route ${req.method} ${path}`), req);
+  });
+  registerContentTypes(app);
+  app.addHook('preParsing', refuseUnacceptedMediaType);
+  // Every route declares its authorization action, or is one of the few open ones; a route
+  // without either fails at start-up, so none can slip through unguarded. Every documented
+  // route has a unique operationId and its accepted media types from the operations table.
+  const operations = operationRegistry();
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) inventory.push({ method: String(method), url: route.url, action: route.config?.action });
     if (!route.config?.action && !isPublicPath(route.url) && !route.url.startsWith('/docs')) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no authorization action`);
+    }
+    const documented = !route.schema?.hide && !route.url.startsWith('/docs');
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD' || !documented) continue;
+      const op = operations.route(String(method), route.url, (route.schema as { operationId?: string } | undefined)?.operationId);
+      route.config = { ...route.config, accepts: op.accepts ?? JSON_ONLY };
     }
   });
   app.addHook('onSend', async (req, reply) => {
@@ -136,6 +157,7 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   app.addHook('onSend', guard.onSend);
 
   await app.register(swagger, {
+    transformObject: (documents) => completeDocument((documents as { openapiObject: OpenApiDocument }).openapiObject) as never,
     openapi: {
       openapi: '3.0.3',
       info: { title: 'AIOS API', version: '0.1.0', description: 'Events, workflows, models, decisions and people: one operating layer.' },
@@ -170,5 +192,6 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   await app.register(secretRoutes(deps), { prefix: API_PREFIX });
   await app.register(workflowRoutes(deps), { prefix: API_PREFIX });
   await app.register(scheduleRoutes(deps), { prefix: API_PREFIX });
+  operations.checkComplete();
   return app;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AiosError, refuseNul } from '../core/index.ts';
 import { parseCloudEvents } from '../events/index.ts';
+import { acceptedTypes, unsupportedMediaType } from './problem.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -14,6 +15,34 @@ declare module 'fastify' {
 
 /** Marks a body parsed from CloudEvents, so the append route knows it holds several events. */
 export const CLOUDEVENTS_BATCH = Symbol('cloudevents-batch');
+
+/**
+ * Refuses, before the body is read, a body whose media type the route does not take (its
+ * `accepts`, JSON by default), so every route answers 415 alike instead of parsing a type
+ * registered for another route (NDJSON or text as an array or a string).
+ */
+export async function refuseUnacceptedMediaType(req: FastifyRequest): Promise<void> {
+  // No route: the 404 or 405 says more than the media type would.
+  if (req.is404 || req.method === 'GET' || req.method === 'HEAD') return;
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody) return;
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (!acceptedTypes(req).includes(type)) throw unsupportedMediaType(req);
+}
+
+/** The physical line (1-based) of each event of an NDJSON body; blank lines hold no event. */
+const NDJSON_LINES = Symbol('ndjson-lines');
+
+/**
+ * For a body parsed from NDJSON, the line number of each event, the numbering a malformed line's
+ * error uses; undefined for other bodies.
+ *
+ * @example ndjsonLines(req.body)?.[rejected.index] // the line the rejected event was on
+ */
+export function ndjsonLines(body: unknown): readonly number[] | undefined {
+  return Array.isArray(body) ? (body as { [NDJSON_LINES]?: number[] })[NDJSON_LINES] : undefined;
+}
 
 /** Deepest nesting accepted in a body; deeper documents are refused before anything reads them recursively. */
 export const MAX_JSON_DEPTH = 100;
@@ -58,12 +87,21 @@ function refuseNulUnlessPerItem(req: FastifyRequest, value: unknown, holdsNul: b
   if (holdsNul && !req.routeOptions.config?.bodyItemsChecked) refuseNul(value, '/body');
 }
 
-function parseJson(text: string, what: string): unknown {
+function parseJson(text: string, what: string, extra?: Record<string, unknown>): unknown {
   try {
     return JSON.parse(text);
   } catch {
     // The engine's message quotes the text around the error, which may be a secret: not repeated.
-    throw new AiosError('AIOS_MALFORMED_JSON', `${what} is not valid JSON`);
+    throw new AiosError('AIOS_MALFORMED_JSON', `${what} is not valid JSON`, { extra });
+  }
+}
+
+/** `assertPortableJson` for one NDJSON line: its refusal names the line in `line` too. */
+function portableLine(value: unknown, line: number): boolean {
+  try {
+    return assertPortableJson(value, `line ${line}`);
+  } catch (e) {
+    throw new AiosError('AIOS_MALFORMED_JSON', (e as Error).message, { extra: { line } });
   }
 }
 
@@ -89,17 +127,19 @@ export function registerContentTypes(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (req, body, done) => {
     try {
       const out: unknown[] = [];
+      const numbers: number[] = [];
       let nul = false;
       const lines = (body as string).split('\n');
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i].trim();
         if (!line) continue;
-        const value = parseJson(line, `line ${i + 1}`);
-        nul = assertPortableJson(value, `line ${i + 1}`) || nul;
+        const value = parseJson(line, `line ${i + 1}`, { line: i + 1 });
+        nul = portableLine(value, i + 1) || nul;
         out.push(value);
+        numbers.push(i + 1);
       }
       refuseNulUnlessPerItem(req, out, nul);
-      done(null, out);
+      done(null, Object.assign(out, { [NDJSON_LINES]: numbers }));
     } catch (e) {
       done(e as Error, undefined);
     }

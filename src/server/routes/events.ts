@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
-import { AiosError, MAX_TIME_MS, MIN_TIME_MS, parseTime } from '../../core/index.ts';
-import { fromCloudEvent, type AppendResult, type CommitHook } from '../../events/index.ts';
+import { AiosError, isAiosError, MAX_TIME_MS, MIN_TIME_MS, parseTime } from '../../core/index.ts';
+import { fromCloudEvent, type AppendResult, type CommitHook, type Rejection } from '../../events/index.ts';
 import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { auditInput } from '../guard.ts';
-import { CLOUDEVENTS_BATCH } from '../content-types.ts';
+import { CLOUDEVENTS_BATCH, ndjsonLines } from '../content-types.ts';
 import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
 
 const EventInputSchema = Type.Object(
@@ -23,10 +23,29 @@ const EventInputSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Line = Type.Optional(Type.Integer({ minimum: 1, description: 'NDJSON only: the line (1-based, blank lines counted) the event was on' }));
 const AppendResponse = Type.Object({
-  accepted: Type.Array(Type.Object({ index: Type.Integer(), id: Type.String(), partition: Type.Integer(), offset: Type.Integer(), duplicate: Type.Boolean() })),
-  rejected: Type.Array(Type.Object({ index: Type.Integer(), id: Type.Optional(Type.String()), code: Type.String(), reason: Type.String() })),
+  accepted: Type.Array(Type.Object({ index: Type.Integer(), line: Line, id: Type.String(), partition: Type.Integer(), offset: Type.Integer(), duplicate: Type.Boolean() })),
+  rejected: Type.Array(Type.Object({ index: Type.Integer(), line: Line, id: Type.Optional(Type.String()), code: Type.String(), reason: Type.String() })),
 });
+
+/** Gives each entry of an NDJSON append's answer its line, the numbering of malformed-line errors. */
+function numberLines<T extends { index: number }>(items: readonly T[], lines: readonly number[]): T[] {
+  return items.map((it) => ({ ...it, line: lines[it.index] }));
+}
+
+/** The same for a refused NDJSON append: its rejected events, each with its line. */
+function refusalWithLines(lines: readonly number[] | undefined) {
+  return (e: unknown): never => {
+    const rejected = isAiosError(e) ? (e.extra?.rejected as Rejection[] | undefined) : undefined;
+    if (!lines || !rejected || !isAiosError(e)) throw e;
+    throw new AiosError(e.code, e.message, {
+      cause: e,
+      errors: rejected.map((r) => ({ path: `/${r.index}`, message: `line ${lines[r.index]}: ${r.code}: ${r.reason}` })),
+      extra: { ...e.extra, rejected: numberLines(rejected, lines) },
+    });
+  };
+}
 
 /** Events carry the lineage id of the request that brought them in, unless they bring their own. */
 function withLineage(item: unknown, lineageId: string): unknown {
@@ -63,7 +82,9 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
             'Content types: application/json (an event or an array), application/x-ndjson (one event per line), ' +
             'application/cloudevents+json, application/cloudevents-batch+json, and CloudEvents binary mode (ce-* headers). ' +
             'Accepted events are durable before the answer. 200 when all were accepted, 207 when some were rejected ' +
-            '(each with index, code and reason), 422 when all were (or, with ?atomic=true, when any was).',
+            '(each with index, code and reason), 422 when all were (or, with ?atomic=true, when any was: `detail` names it). ' +
+            '`index` counts events from 0; for NDJSON every entry also has `line`, its physical line (from 1, blank lines counted), ' +
+            'the numbering of a malformed line\'s error.',
           params: TopicParams,
           querystring: Type.Object({ atomic: Type.Optional(Type.Boolean({ default: false })) }),
           body: Type.Union([EventInputSchema, Type.Array(EventInputSchema)]),
@@ -86,6 +107,7 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         if (items.length === 0) throw new AiosError('AIOS_BAD_REQUEST', 'the body holds no events');
         const single = !Array.isArray(req.body) && !(body as { [CLOUDEVENTS_BATCH]?: boolean })[CLOUDEVENTS_BATCH] && items.length === 1;
         const ns = namespaceOf(req);
+        const lines = ndjsonLines(req.body);
         const lineageNode = { ns, lineageId: req.lineageId, kind: 'ingest' as const, name: req.params.topic, ref: `topic:${req.params.topic}` };
         // Every item not in `positions` was rejected: the event log writes all accepted items in one batch.
         const lineageAttrs = (positions: readonly unknown[]) => ({ accepted: positions.length, rejected: items.length - positions.length, positions: positionsSummary(positions as { partition: number; offset: number }[]) });
@@ -105,17 +127,18 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
               await lineage.postgres(trx, positions);
             },
           };
-          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit });
+          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit }).catch(refusalWithLines(lines));
           if (audit && result.accepted.length) {
             deps.governance.audit.noteCommitted(audit.committed());
             req.aiosAudited = true;
           }
         } else {
           // NATS: no shared transaction; both are written right after the publish, before the answer.
-          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single });
+          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single }).catch(refusalWithLines(lines));
           if (result.accepted.length) await deps.governance.lineage.record({ ...lineageNode, attrs: lineageAttrs(result.accepted) });
         }
-        return reply.code(result.rejected.length ? 207 : 200).send(result);
+        const answer = lines ? { accepted: numberLines(result.accepted, lines), rejected: numberLines(result.rejected, lines) } : result;
+        return reply.code(result.rejected.length ? 207 : 200).send(answer);
       },
     );
 
@@ -155,29 +178,44 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         schema: {
           tags: ['events'],
           summary: 'Live tail over Server-Sent Events; resumes from Last-Event-ID',
-          description: 'Each SSE message has `event: event`, `data` the event JSON, and `id` a cursor (partition:offset,...) to resume from.',
+          description:
+            'Each SSE message has `event: event`, `data` the event JSON, and `id` a cursor (`partition:offset,...`, the next offset ' +
+            'of every partition) that a reconnecting EventSource sends back as `Last-Event-ID`; the header wins over `?from`. ' +
+            '`from` is `earliest`, `latest` (the default) or such a cursor. A partition the cursor does not name starts at its ' +
+            'earliest retained event, and an offset removed by retention starts at the first one kept. Refused with 400 ' +
+            'AIOS_EVENTS_INVALID_POSITION before the stream starts, so that an EventSource stops instead of reconnecting: a ' +
+            'cursor that does not parse, names a partition twice, names a partition the topic does not have, or is beyond the ' +
+            'end of a partition (an offset this topic never reached); a `partition` the topic does not have. With `partition`, ' +
+            'cursor entries for the other partitions are ignored. HEAD answers the headers of the stream and ends.',
           params: TopicParams,
           querystring: Type.Object({
             from: Type.Optional(Type.String({ maxLength: 8000, description: 'earliest, latest (default) or a cursor' })),
             partition: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
           }),
+          headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 8000, description: 'a cursor: the `id` of the last message received' })) }),
         },
       },
       async (req, reply) => {
         const ns = namespaceOf(req);
         const lastId = req.headers['last-event-id'];
         const from = typeof lastId === 'string' && lastId ? lastId : req.query.from;
-        await log.getTopic(ns, req.params.topic); // 404 before the stream starts
         const ac = new AbortController();
+        // The topic and the cursor are checked before the stream starts: a 4xx here ends an EventSource for good.
+        const events = await log.openTail(ns, req.params.topic, { from, partition: req.query.partition, signal: ac.signal });
+        const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+        if (req.method === 'HEAD') {
+          await events.return(undefined);
+          return reply.code(200).headers(headers).send();
+        }
         deps.streams.add(ac);
         reply.hijack();
         const res = reply.raw;
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.writeHead(200, { ...headers, connection: 'keep-alive' });
         res.write(': connected\n\n');
         const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
         req.raw.on('close', () => ac.abort());
         try {
-          for await (const { event, cursor } of log.tail(ns, req.params.topic, { from, partition: req.query.partition, signal: ac.signal })) {
+          for await (const { event, cursor } of events) {
             if (!res.write(`id: ${cursor}\nevent: event\ndata: ${JSON.stringify(eventOut(event))}\n\n`)) {
               await new Promise<void>((r) => {
                 const done = () => { res.off('drain', done); res.off('close', done); r(); };
