@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { CONFIG_OPTIONS, isAiosError, loadConfig, type ConfigInput } from '../core/index.ts';
 import type { Aios } from '../runtime/index.ts';
+import { redactSecrets, secretsInEnvironment } from './redact.ts';
 
 /** `aios start`: every configuration option as a flag; flags beat AIOS_* variables beat the config file. */
 export function startCommand(): Command {
@@ -49,7 +50,7 @@ export function startCommand(): Command {
       }
     } catch (e) {
       const msg = isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
-      console.error(`aios start failed: ${msg}`);
+      console.error(redactSecrets(`aios start failed: ${msg}`, secretsInEnvironment(process.env)));
       await aios?.stop().catch(() => undefined);
       process.exitCode = 1;
     }

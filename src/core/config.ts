@@ -96,7 +96,8 @@ function coerce(spec: OptionSpec, raw: string | number, source: string): string 
   }
   const s = String(raw);
   if (spec.kind === 'url' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
-    throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a URL, got ${JSON.stringify(s)}`);
+    // Not quoted: a database URL may carry a password.
+    throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a URL (scheme://host/...); the value given is not shown, it may hold a password`);
   }
   return s;
 }
