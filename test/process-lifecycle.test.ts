@@ -57,15 +57,21 @@ describe('the aios process', () => {
 
   // A shell stands between npm and node; a signal to npm alone (a service manager, `kill <pid>`)
   // must still reach AIOS, as Ctrl-C reaches the whole foreground process group.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`${signal} to the process \`npm start\` started stops AIOS, drained: the port closes and no process is left`, async () => {
+  const stops = [
+    { signal: 'SIGTERM', group: false, what: 'SIGTERM to the process `npm start` started' },
+    { signal: 'SIGINT', group: false, what: 'SIGINT to the process `npm start` started' },
+    // As Ctrl-C: the terminal signals every process of the group, and npm forwards its own SIGINT too.
+    { signal: 'SIGINT', group: true, what: 'SIGINT to the process group of `npm start` (Ctrl-C)' },
+  ] as const;
+  for (const { signal, group, what } of stops) {
+    it(`${what} stops AIOS, drained: the port closes and no process is left`, async () => {
       const port = await freePort();
       const npm = startNpm(port, tempDir());
       try {
         await until(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false), '`npm start` to be ready', PROCESS_START_TIMEOUT_MS, 50);
         const tree = processTree(npm.child.pid!);
         expect(tree.length, 'npm and the AIOS it started').toBeGreaterThanOrEqual(2);
-        process.kill(npm.child.pid!, signal);
+        process.kill(group ? -npm.child.pid! : npm.child.pid!, signal);
         await until(async () => !(await portAnswers(port)), `port ${port} to close`, PROCESS_START_TIMEOUT_MS);
         await until(() => tree.every((pid) => !processExists(pid)), `every process of the tree ${tree.join(', ')} to end`, PROCESS_START_TIMEOUT_MS);
         expect(await npm.exited, npm.output.join('')).toBe(0);

@@ -23,7 +23,8 @@ export function startCommand(): Command {
       const running = aios;
       let signalled = false;
       const shutdown = (signal: string) => {
-        if (signalled) return;
+        // Ctrl-C on `npm start` delivers SIGINT twice, from the terminal and forwarded by npm: one drain, bounded by its timeout.
+        if (signalled) return running.logger.info({ signal }, 'already shutting down');
         signalled = true;
         running.logger.info({ signal }, 'shutting down: draining in-flight work');
         const timer = setTimeout(() => {
@@ -41,8 +42,8 @@ export function startCommand(): Command {
           },
         );
       };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
       await running.start({ listen: true });
       console.error(`AIOS listening on ${running.url} (docs: ${running.url}/docs)`);
       if (running.createdAdminKeyFile) {
