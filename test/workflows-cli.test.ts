@@ -42,7 +42,7 @@ const failure = (...args: string[]) => cli(...args).then(
   () => {
     throw new Error(`aios ${args.join(' ')} succeeded`);
   },
-  (e: { code: number; stderr: string }) => e,
+  (e: { code: number; stdout: string; stderr: string }) => e,
 );
 
 async function untilStatus(id: string, status: string): Promise<Record<string, any>> {

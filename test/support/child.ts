@@ -67,22 +67,43 @@ export async function startAiosProcess(args: string[], env: Record<string, strin
   return { child, url, output, exited, auth };
 }
 
-/** The ids of `pid` and of every process below it, from /proc (Linux). */
-export function processTree(pid: number): number[] {
-  const parentOf = new Map<number, number>();
+interface ProcStat {
+  readonly pid: number;
+  readonly state: string;
+  readonly parent: number;
+  readonly group: number;
+}
+
+/** Every process of the machine, from /proc (Linux). */
+function processTable(): ProcStat[] {
+  const table: ProcStat[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      const [state, parent, group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      table.push({ pid: Number(entry), state, parent: Number(parent), group: Number(group) });
     } catch {
       // the process ended while the table was read
     }
   }
+  return table;
+}
+
+/** The ids of `pid` and of every process below it. */
+export function processTree(pid: number): number[] {
+  const table = processTable();
   const tree = [pid];
-  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  for (let i = 0; i < tree.length; i++) for (const p of table) if (p.parent === tree[i]) tree.push(p.pid);
   return tree;
+}
+
+/** The live (not zombie) processes of a process group. */
+export function processGroupMembers(pgid: number): number[] {
+  return processTable()
+    .filter((p) => p.group === pgid && p.state !== 'Z')
+    .map((p) => p.pid);
 }
 
 /** Whether a process with this id exists (a zombie counts until its parent reaps it). */
