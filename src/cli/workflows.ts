@@ -84,10 +84,11 @@ export function workflowsCommand(): Command {
       const end = Date.now() + o.timeout * 1000;
       // No long poll in the API: back off from 50 ms to 1 s, so a short run is seen at once and a long one costs little.
       for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
-        const run = (await client.request<{ status: string; error?: { message?: string } }>('GET', runPath(id))).body;
+        const run = (await client.request<{ status: string; error?: { code?: string; message?: string } | null }>('GET', runPath(id))).body;
         if (ENDED.has(run.status)) {
           print(run);
-          if (run.status !== 'completed') throw new Error(`run ${id} ended ${run.status}${run.error?.message ? `: ${run.error.message}` : ''}`);
+          const why = [run.error?.code, run.error?.message].filter(Boolean).join(': ');
+          if (run.status !== 'completed') throw new Error(`run ${id} ended ${run.status}${why ? `: ${why}` : ''}`);
           return;
         }
         if (Date.now() + pause > end) throw new Error(`run ${id} is still ${run.status} after ${o.timeout} s`);
