@@ -41,6 +41,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'oidcRoleMap', flag: 'oidc-role-map', env: 'AIOS_OIDC_ROLE_MAP', kind: 'string', default: '{}', description: 'JSON object mapping IdP roles/groups to AIOS roles, e.g. {"plant-eng":"engineer"}' },
   { key: 'rateLimitPrincipal', flag: 'rate-limit-principal', env: 'AIOS_RATE_LIMIT_PRINCIPAL', kind: 'int', default: 5000, description: 'requests per second per principal (0: no limit); 429 above' },
   { key: 'rateLimitNamespace', flag: 'rate-limit-namespace', env: 'AIOS_RATE_LIMIT_NAMESPACE', kind: 'int', default: 20000, description: 'requests per second per namespace (0: no limit); 429 above' },
+  { key: 'rateLimitWindowSeconds', flag: 'rate-limit-window-seconds', env: 'AIOS_RATE_LIMIT_WINDOW_SECONDS', kind: 'int', default: 1, description: 'the window the two rate limits count requests in, in seconds (0 is read as 1)' },
   { key: 'auditCheckpointEvery', flag: 'audit-checkpoint-every', env: 'AIOS_AUDIT_CHECKPOINT_EVERY', kind: 'int', default: 1000, description: 'sign an audit checkpoint every this many records' },
   { key: 'auditCheckpointIntervalMs', flag: 'audit-checkpoint-interval-ms', env: 'AIOS_AUDIT_CHECKPOINT_INTERVAL_MS', kind: 'int', default: 60_000, description: 'and at least this often while records are written' },
   { key: 'app', flag: 'app', env: 'AIOS_APP', kind: 'string', description: 'module (.ts or .js, no build step) whose exported workflow definitions this process registers' },
@@ -80,6 +81,7 @@ export interface AiosConfig {
   readonly oidcRoleMap: string;
   readonly rateLimitPrincipal: number;
   readonly rateLimitNamespace: number;
+  readonly rateLimitWindowSeconds: number;
   readonly auditCheckpointEvery: number;
   readonly auditCheckpointIntervalMs: number;
 }

@@ -89,7 +89,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     authenticator: new Authenticator({ keys, oidc: oidcFrom(config), clock }),
     authorizer,
     policies,
-    rateLimits: new RateLimits({ database, perPrincipal: config.rateLimitPrincipal, perNamespace: config.rateLimitNamespace }),
+    rateLimits: new RateLimits({ database, perPrincipal: config.rateLimitPrincipal, perNamespace: config.rateLimitNamespace, windowSeconds: config.rateLimitWindowSeconds }),
     audit,
     lineage: new LineageStore({ database, clock }),
     secrets: new SecretStore({ database, clock, keyring: loadMasterKeys({ dataDir: config.dataDir, env }), audit }),
