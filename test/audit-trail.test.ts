@@ -25,6 +25,7 @@ import {
 import { createDatabase, migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { until } from './support/until.ts';
 
 /**
  * The audit trail against real SQLite and real PostgreSQL: group commit, queries, checkpoints,
@@ -149,7 +150,7 @@ async function chainOf(engine: Engine, n: number): Promise<{ chain: Chain; recor
 const NOW = new ManualClock().now();
 const verify = (chain: Chain, pageSize?: number) => verifyAuditChain(chain.database, { publicKey: chain.key.publicKey, pageSize, now: NOW });
 const cli = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, [AIOS_BIN, 'audit', 'verify', ...args], { timeout: 30_000, env: { ...process.env, AIOS_DATA_DIR: '', AIOS_DATABASE_URL: '', AIOS_AUDIT_PUBLIC_KEY: '', AIOS_AUDIT_SIGNING_KEY: '', ...env } }).then(
+  run(process.execPath, [AIOS_BIN, 'audit', 'verify', ...args], { timeout: 120_000, env: { ...process.env, AIOS_DATA_DIR: '', AIOS_DATABASE_URL: '', AIOS_AUDIT_PUBLIC_KEY: '', AIOS_AUDIT_SIGNING_KEY: '', ...env } }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
   );
@@ -251,7 +252,7 @@ for (const engine of engines) {
       const timed = trailOn(chain, { checkpointIntervalMs: 30 });
       timed.start();
       await timed.recordMany([entry(90), entry(91), entry(92)]);
-      for (let i = 0; i < 200 && (await timed.latestCheckpoint())?.treeSize !== 28; i++) await new Promise((r) => setTimeout(r, 20));
+      await until(async () => (await timed.latestCheckpoint())?.treeSize === 28, 'the timed checkpoint over 28 records');
       expect((await timed.latestCheckpoint())?.treeSize).toBe(28);
       await timed.close();
       expect(await verify(chain)).toMatchObject({ ok: true, records: 28, checkpoints: 4 });

@@ -5,6 +5,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { encodeId, topicNames } from '../src/events/nats/nats-names.ts';
 import { allBackends, ManualClock, type Backend, type Opened } from './support/event-log-harness.ts';
 import { NATS_URL } from './support/services.ts';
+import { LIVENESS_MS, until } from './support/until.ts';
 
 /**
  * The one conformance suite of the event log: the same behaviours against SQLite, PostgreSQL
@@ -223,21 +224,25 @@ for (const backend of backends) {
       await o.log.append(ns, 'live', [{ data: 'before' }]);
       const ac = new AbortController();
       const got: { data: unknown; cursor: string }[] = [];
+      let pinged = false;
       const reader = (async () => {
         for await (const { event, cursor } of o.log.tail(ns, 'live', { signal: ac.signal })) {
-          got.push({ data: event.data, cursor });
+          // Pings until the tail is live (it starts at the latest offsets whenever it gets there).
+          if (event.data === 'ping') pinged = true;
+          else got.push({ data: event.data, cursor });
           if (got.length === 3) ac.abort();
         }
       })();
-      await new Promise((r) => setTimeout(r, 100));
+      await until(async () => pinged || void (await o.log.append(ns, 'live', [{ data: 'ping' }])), 'the tail to see an event appended after it started', LIVENESS_MS, 50);
       await o.log.append(ns, 'live', [{ data: 'x1' }]);
       await o.log.append(ns, 'live', [{ data: 'x2' }, { data: 'x3' }]);
       await reader;
       expect(got.map((g) => g.data).sort()).toEqual(['x1', 'x2', 'x3']);
       const resumed: unknown[] = [];
       const ac2 = new AbortController();
-      const t = setTimeout(() => ac2.abort(), 1500);
+      const t = setTimeout(() => ac2.abort(), LIVENESS_MS);
       for await (const { event } of o.log.tail(ns, 'live', { from: got[0].cursor, signal: ac2.signal })) {
+        if (event.data === 'ping') continue;
         resumed.push(event.data);
         if (resumed.length === 2) ac2.abort();
       }

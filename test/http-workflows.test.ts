@@ -2,6 +2,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TerminalError, defineWorkflow } from '../src/workflows/index.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
+import { LIVENESS_MS } from './support/until.ts';
 
 /*
  * The workflow and schedule routes, on a real embedded AIOS (SQLite, the engine's worker loop
@@ -64,7 +65,7 @@ const start = (payload: unknown, headers: Record<string, string> = {}) =>
 const get = (id: string, headers: Record<string, string> = {}) => api({ method: 'GET', url: `/api/v1/workflows/${encodeURIComponent(id)}`, headers });
 
 /** Polls the run until `ok` holds for it. */
-async function until(id: string, ok: (run: { status: string; state?: unknown }) => boolean, timeoutMs = 10_000): Promise<Record<string, any>> {
+async function until(id: string, ok: (run: { status: string; state?: unknown }) => boolean, timeoutMs = LIVENESS_MS): Promise<Record<string, any>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const run = (await get(id)).json();
@@ -189,7 +190,7 @@ describe('listing runs', () => {
       ids.push((await start({ name: 'greet', version: '1', input: { who: `p${i}` }, id: `list-greet-${i}` }, NS)).json().id);
       ids.push((await start({ name: 'idle', id: `list-idle-${i}` }, NS)).json().id);
     }
-    const end = Date.now() + 10_000;
+    const end = Date.now() + LIVENESS_MS;
     while ((await list('name=greet&status=completed')).runs.length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
 
     const all = await list('limit=1000');
@@ -394,7 +395,7 @@ describe('schedules', () => {
   it('start runs of their workflow, named after the tick', async () => {
     const created = await schedules('POST', '', { id: 'every-second', workflow: 'greet', input: { who: 'cron' }, cron: '* * * * * *' });
     expect(created.statusCode).toBe(201);
-    const end = Date.now() + 10_000;
+    const end = Date.now() + LIVENESS_MS;
     let runs: { id: string; createdBy: string; status: string }[] = [];
     while (Date.now() < end) {
       runs = (await api({ method: 'GET', url: '/api/v1/workflows?name=greet&limit=1000' })).json().runs.filter((r: { id: string }) => r.id.startsWith('sched:every-second:'));

@@ -217,7 +217,7 @@ describe('no credential in the logs', () => {
     expect(credentials.size).toBeGreaterThan(apiKeys.length * 2 + secretValues.length);
     expect(existsSync(join(dataDir, 'master.key')) && existsSync(join(dataDir, 'audit-signing.key'))).toBe(true);
     expect(leaks(lines, credentials)).toEqual([]);
-  }, 60_000);
+  });
 
   it('a real `aios start` at trace level prints where the admin key is, never the key', async () => {
     const dir = tmp('aios-logs-child-');
@@ -263,7 +263,7 @@ describe('no credential in the logs', () => {
     expect(output).toContain(join(dir, 'admin.key'));
     const credentials = credentialsOf(dir, apiKeys, secretValues);
     expect(leaks(lines, credentials)).toEqual([]);
-  }, 60_000);
+  });
 });
 
 const pgUp = await pgAvailable();

@@ -62,7 +62,7 @@ describe('live tail over Server-Sent Events', () => {
 
 describe('the aios CLI', () => {
   // The CLI reads the admin key from <data-dir>/admin.key by default, as a newcomer's would.
-  const cli = (...args: string[]) => run(process.execPath, [AIOS_BIN, ...args, '--url', url], { timeout: 20_000, env: { ...process.env, AIOS_DATA_DIR: dataDir } });
+  const cli = (...args: string[]) => run(process.execPath, [AIOS_BIN, ...args, '--url', url], { timeout: 120_000, env: { ...process.env, AIOS_DATA_DIR: dataDir } });
 
   it('creates a topic, publishes and tails', async () => {
     const created = await cli('topics', 'create', 'cli-topic', '--partitions', '2', '--key-field', 'unit', '--schema', '{"type":"object","required":["unit"]}');

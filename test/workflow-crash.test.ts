@@ -9,7 +9,7 @@ import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { startSideEffectService, type SideEffectService } from './support/side-effects.ts';
 import { useTempDirs } from './support/temp-dirs.ts';
 import { killWorker, readLog, stopWorker, useWorkers, type WorkerProcess } from './support/workers.ts';
-import { until } from './support/until.ts';
+import { LIVENESS_MS, until } from './support/until.ts';
 
 /**
  * Once and only once across kill -9. Worker processes run 20-step workflows (each step calls an
@@ -23,8 +23,14 @@ const SQLITE_KILLS = Number(process.env.AIOS_WF_CRASH_KILLS ?? 50);
 const PG_KILLS = Number(process.env.AIOS_WF_CRASH_KILLS_PG ?? 10);
 const NS = 'crash';
 const IN_FLIGHT = 8;
-/** A worker whose fault has not fired by then (no run reached the point) is killed from outside. */
-const FAULT_PATIENCE_MS = 4000;
+/**
+ * A worker whose fault has not fired once the runs have made this many journal entries of
+ * progress under it (no run reached the point) is killed from outside. Counted in progress, not
+ * time, so that a slow machine does not turn faults into outside kills.
+ */
+const FAULT_PATIENCE_ENTRIES = 100;
+/** A liveness bound: every one of the SQLite test's 50 or more workers may take a loaded machine's start-up. */
+const TEST_TIMEOUT_MS = 40 * 60_000;
 
 interface FaultLine {
   readonly type: string;
@@ -86,6 +92,17 @@ describe('workflows survive kill -9 at every commit boundary', () => {
       while (spares.length < 2) spares.push(workers.spawn({ db, workerId: `crash-w${spawned++}`, effects: service.url, log, standby: true, leaseMs: 600, holdMs: 100, pollMs: 25, maxConcurrent: 3 }));
     };
     const fired = () => readLog<FaultLine>(log).filter((l) => l.type === 'fault');
+    const entries = async () => Number(((await database.db.selectFrom('aios_wf_journal').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()) as { n: number | string }).n);
+    /** The worker's exit, or 'timeout' once the runs progressed FAULT_PATIENCE_ENTRIES under it without its fault firing. */
+    const outlivesFault = async (w: WorkerProcess): Promise<number | string> => {
+      let exit: number | string | undefined;
+      void w.exited.then((how) => (exit = how));
+      await Promise.race([w.ready.catch(() => {}), w.exited]);
+      const base = await entries();
+      // Past the liveness bound without progress the worker is killed from outside too.
+      await until(async () => exit !== undefined || (await entries()) - base >= FAULT_PATIENCE_ENTRIES, `${w.workerId} to die or progress`, LIVENESS_MS, 50).catch(() => undefined);
+      return exit ?? 'timeout';
+    };
 
     try {
       await addRuns(IN_FLIGHT);
@@ -99,7 +116,7 @@ describe('workflows survive kill -9 at every commit boundary', () => {
         await current.loaded;
         current.go(faultFor(i));
         refill();
-        const how = await Promise.race([current.exited, delay(FAULT_PATIENCE_MS)]);
+        const how = await outlivesFault(current);
         if (how === 'timeout') {
           external++;
           expect(await killWorker(current)).toBe('SIGKILL');
@@ -116,7 +133,7 @@ describe('workflows survive kill -9 at every commit boundary', () => {
       await last.loaded;
       last.go();
       await killWorker(spares.shift()!);
-      await until(async () => (await unfinished()) === 0, 'all runs finished', 60_000);
+      await until(async () => (await unfinished()) === 0, 'all runs finished');
       expect(await stopWorker(last), last.output.join('')).toBe(0);
       stopSignaller = true;
       await signaller;
@@ -186,7 +203,7 @@ describe('workflows survive kill -9 at every commit boundary', () => {
     } finally {
       await database.close();
     }
-  }, 240_000);
+  }, TEST_TIMEOUT_MS);
 
   it(`PostgreSQL: ${PG_KILLS}+ SIGKILLs, the same guarantees`, async () => {
     if (!(await pgAvailable())) return;
@@ -201,5 +218,5 @@ describe('workflows survive kill -9 at every commit boundary', () => {
       await database.close();
       await schema.drop();
     }
-  }, 240_000);
+  }, TEST_TIMEOUT_MS);
 });

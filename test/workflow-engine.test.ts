@@ -60,14 +60,13 @@ describe('workflow engine on the test kit (virtual clock, SQLite)', () => {
     ]);
   });
 
-  it('sleeps 30 days of virtual time in milliseconds', async () => {
+  it('sleeps 30 days of virtual time without waiting for them', async () => {
     const wf = defineWorkflow('renewal', { version: '1' }, async (ctx) => {
       const t0 = ctx.now();
       await ctx.sleep(30 * DAY);
       return { slept: ctx.now() - t0 };
     });
     env = await createTestWorkflowEnv({ workflows: [wf] });
-    const started = Date.now();
     const run = await env.engine.startRun(NS, 'renewal', {});
     await env.runUntilIdle();
     const waiting = await env.engine.getRun(NS, run.id);
@@ -79,7 +78,6 @@ describe('workflow engine on the test kit (virtual clock, SQLite)', () => {
     const done = await env.engine.getRun(NS, run.id);
     expect(done?.status).toBe('completed');
     expect((done?.output as { slept: number }).slept).toBe(30 * DAY);
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect((await env.engine.history(NS, run.id)).map((e) => e.kind)).toEqual(['now', 'sleep', 'now']);
   });
 

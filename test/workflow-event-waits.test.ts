@@ -7,6 +7,7 @@ import { SqlRunStore } from '../src/workflows/index.ts';
 import { NATS_URL, natsAvailable, randomName } from './support/services.ts';
 import { sqlBackends } from './support/sql-backends.ts';
 import { useTempDirs } from './support/temp-dirs.ts';
+import { LIVENESS_MS } from './support/until.ts';
 
 const event = (data: unknown, extra: Partial<MatchableEvent> = {}): MatchableEvent => ({
   id: 'e1', topic: 'vibration', key: 'T-7', partition: 1, offset: 42, time: Date.UTC(2026, 0, 1), data, headers: { source: 'plc-3' }, ...extra,
@@ -223,7 +224,7 @@ for (const backend of backends) {
       a.waits.start();
       try {
         await append(a, { turbineId: 'T-5' });
-        await expect.poll(() => signalsOf(a, ns, runId), { timeout: 5_000 }).toHaveLength(1);
+        await expect.poll(() => signalsOf(a, ns, runId), { timeout: LIVENESS_MS }).toHaveLength(1);
       } finally {
         await a.waits.stop();
       }

@@ -3,7 +3,7 @@ import { createLogger, systemClock } from '../src/core/index.ts';
 import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
 import { SqlRunStore, WorkflowEngine, defineWorkflow } from '../src/workflows/index.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
-import { until } from './support/until.ts';
+import { LIVENESS_MS, until } from './support/until.ts';
 
 /**
  * LISTEN/NOTIFY wake-ups on PostgreSQL: a worker whose poll is an hour away still claims a run
@@ -46,8 +46,19 @@ describe.skipIf(!pg)('workflow wake-ups across processes (PostgreSQL LISTEN/NOTI
     // holdMs of an hour: a wait with a 50-minute timeout stays in this worker's memory.
     worker = new WorkflowEngine({ store: new SqlRunStore({ database: dbA }), clock: systemClock, logger, workerId: 'sleepy', pollMs: HOUR, leaseMs: 3 * HOUR, holdMs: HOUR });
     worker.register(approve, held);
+    // Ready when its first claim pass is done and its LISTEN is up: a run made before the start is
+    // taken by that pass; after it, only a notification can make the worker take a run.
+    const starter = new WorkflowEngine({ store: new SqlRunStore({ database: dbB }), clock: systemClock, logger, workerId: 'probe' }).register(approve);
+    const taken = (id: string, ms: number) => until(async () => (await starter.getRun('probe', id))?.status !== 'pending', `the worker to take ${id}`, ms).then(() => true, () => false);
+    await starter.startRun('probe', 'approve', {}, { id: 'probe-0' });
     worker.start();
-    await new Promise((r) => setTimeout(r, 200)); // its first claim pass is done and the LISTEN is up
+    expect(await taken('probe-0', LIVENESS_MS)).toBe(true);
+    let probe = 0;
+    await until(async () => {
+      const id = `probe-${++probe}`;
+      await starter.startRun('probe', 'approve', {}, { id });
+      return taken(id, 500 * 2 ** Math.min(probe, 6));
+    }, 'the worker to hear notifications', LIVENESS_MS);
   });
   afterAll(async () => {
     await worker?.stop();

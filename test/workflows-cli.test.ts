@@ -11,7 +11,9 @@ import { startTestAios, type TestAios } from './support/runtime.ts';
 
 const run = promisify(execFile);
 /** Each CLI call starts a Node process that loads the TypeScript sources: about a second, more on a busy machine. */
-const CLI_TEST_TIMEOUT = 120_000;
+const CLI_CALL_TIMEOUT = 120_000;
+/** A test makes up to twenty calls. */
+const CLI_TEST_TIMEOUT = 20 * CLI_CALL_TIMEOUT;
 let t: TestAios;
 let url: string;
 
@@ -34,17 +36,17 @@ beforeAll(async () => {
 afterAll(() => t.cleanup());
 
 // The CLI reads the admin key from <data-dir>/admin.key by default.
-const cli = (...args: string[]) => run(process.execPath, [AIOS_BIN, ...args, '--url', url], { timeout: 20_000, env: { ...process.env, AIOS_DATA_DIR: t.dataDir } });
+const cli = (...args: string[]) => run(process.execPath, [AIOS_BIN, ...args, '--url', url], { timeout: CLI_CALL_TIMEOUT, env: { ...process.env, AIOS_DATA_DIR: t.dataDir } });
 const json = async (...args: string[]) => JSON.parse((await cli(...args)).stdout);
 const failure = (...args: string[]) => cli(...args).then(
   () => {
     throw new Error(`aios ${args.join(' ')} succeeded`);
   },
-  (e: { code: number; stderr: string }) => e,
+  (e: { code: number; stdout: string; stderr: string }) => e,
 );
 
 async function untilStatus(id: string, status: string): Promise<Record<string, any>> {
-  const end = Date.now() + 10_000;
+  const end = Date.now() + 120_000;
   for (;;) {
     const r = (await t.api({ method: 'GET', url: `/api/v1/workflows/${id}` })).json();
     if (r.status === status) return r;
@@ -76,6 +78,8 @@ describe('aios workflows', () => {
     expect((await json('workflows', 'list', '--name', 'inspect', '--after', listed.next)).runs).toHaveLength(1);
 
     expect(await json('workflows', 'signal', 'inspect-T-7', 'approved', '--payload', '{"by":"ana"}')).toEqual({ seq: expect.any(Number) });
+    const waited = await json('workflows', 'wait', 'inspect-T-7');
+    expect(waited).toMatchObject({ id: 'inspect-T-7', status: 'completed' });
     const done = await untilStatus('inspect-T-7', 'completed');
     expect(done.output).toEqual({ reading: { asset: 'T-7', rms: 0.42 }, approvedBy: 'ana' });
     const history = await json('workflows', 'history', 'inspect-T-7');
@@ -90,6 +94,11 @@ describe('aios workflows', () => {
     expect(await json('workflows', 'cancel', a, '--reason', 'asset sold')).toMatchObject({ id: a, cancelRequested: true });
     expect((await untilStatus(a, 'cancelled')).error.message).toContain('asset sold');
     expect(await json('workflows', 'terminate', b)).toMatchObject({ id: b, status: 'terminated' });
+    const cancelled = await failure('workflows', 'wait', a);
+    expect(cancelled.code).toBe(1);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: a, status: 'cancelled' });
+    expect(cancelled.stderr).toContain(`run ${a} ended cancelled`);
+    expect((await failure('workflows', 'wait', b)).stderr).toContain(`run ${b} ended terminated`);
   }, CLI_TEST_TIMEOUT);
 
   it('prints the problem and exits 1 on an API error or bad JSON', async () => {
@@ -104,6 +113,12 @@ describe('aios workflows', () => {
     const reserved = await failure('workflows', 'signal', 'inspect-T-7', 'aios.cancel');
     expect(reserved.stderr).toContain('reserved');
     expect((await failure('workflows', 'retry', 'inspect-T-7')).stderr).toContain('AIOS_CONFLICT');
+    // A run that waits for a signal nobody sends: the wait gives up, however fast or slow the machine.
+    const waiting = (await json('workflows', 'start', 'inspect', '--input', '{"asset":"W"}')).id;
+    const gaveUp = await failure('workflows', 'wait', waiting, '--timeout', '0.2');
+    expect(gaveUp.code).toBe(1);
+    expect(gaveUp.stderr).toMatch(new RegExp(`run ${waiting} is still (pending|running|waiting) after 0.2 s`));
+    expect((await failure('workflows', 'wait', waiting, '--timeout', 'soon')).stderr).toContain('--timeout must be a positive number');
   }, CLI_TEST_TIMEOUT);
 });
 

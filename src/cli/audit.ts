@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { isAiosError, loadConfig } from '../core/index.ts';
 import { action, clientFrom, withRemote } from './remote.ts';
+import { redactSecrets, secretsInEnvironment } from './redact.ts';
 
 interface AuditFilterOptions {
   actor?: string;
@@ -92,7 +93,7 @@ export function auditCommand(): Command {
         }
         if (!result.ok) process.exitCode = 1;
       } catch (e) {
-        console.error(`aios audit verify failed: ${isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`);
+        console.error(redactSecrets(`aios audit verify failed: ${isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`, secretsInEnvironment(process.env)));
         process.exitCode = 1;
       } finally {
         await close?.().catch(() => undefined);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { reserveKeyFile } from './key-file.ts';
 import { action, clientFrom, withRemote } from './remote.ts';
 
 interface KeyInfo {
@@ -17,17 +18,39 @@ export function keysCommand(): Command {
   withRemote(
     cmd
       .command('create <name>')
-      .description('create an API key; it is printed once, on stdout, and never shown again')
+      .description('create an API key; it is shown once, on stdout or in the --out file, and never again')
       .requiredOption('-r, --role <role...>', 'admin, operator, engineer, viewer or service')
       .option('--user <id>', 'the key stands for this user (default: a service account named after the key)')
-      .option('--expires <rfc3339>', 'expiry time'),
+      .option('--expires <rfc3339>', 'expiry time')
+      .option('-o, --out <file>', 'write the key to this file (mode 0600) instead of stdout')
+      .option('--force', 'replace the --out file when it exists'),
   ).action(
     action(async (name: string, o) => {
       const body = { name, roles: o.role, type: o.user ? 'user' : 'service', principalId: o.user, expiresAt: o.expires };
-      const r = await clientFrom(o).request<{ key: string; info: KeyInfo }>('POST', '/api/v1/keys', body);
-      // The key alone on stdout, so that `aios keys create gw -r service > gw.key` stores just it.
-      console.log(r.body.key);
-      console.error(`created ${r.body.info.id} in namespace ${r.body.info.namespace} with roles ${r.body.info.roles.join(', ')}; store the key now, it is not shown again`);
+      const client = clientFrom(o);
+      // Reserved first: a key that could not be stored would be shown nowhere and wasted.
+      const out = o.out === undefined ? undefined : reserveKeyFile(o.out, { force: !!o.force });
+      let r: { body: { key: string; info: KeyInfo } };
+      try {
+        r = await client.request<{ key: string; info: KeyInfo }>('POST', '/api/v1/keys', body);
+      } catch (e) {
+        out?.abandon();
+        throw e;
+      }
+      const { info } = r.body;
+      const created = `created ${info.id} in namespace ${info.namespace} with roles ${info.roles.join(', ')}`;
+      if (out) {
+        try {
+          out.write(r.body.key);
+        } catch (e) {
+          throw new Error(`${created}, but could not write ${o.out} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); revoke it with "aios keys revoke ${info.id}"`);
+        }
+        console.error(`${created}; the key is in ${o.out} (mode 0600)`);
+      } else {
+        // The key alone on stdout, so that `aios keys create gw -r service > gw.key` stores just it.
+        console.log(r.body.key);
+        console.error(`${created}; store the key now, it is not shown again`);
+      }
     }),
   );
   withRemote(cmd.command('list').description('list the namespace\'s keys (never the keys themselves)')).action(

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AiosClient, ApiError } from '../sdk/index.ts';
+import { readApiKey } from './key-file.ts';
+import { redactSecrets } from './redact.ts';
 
 /** The options every command that talks to a running AIOS takes. */
 export function withRemote(cmd: Command): Command {
@@ -11,35 +11,47 @@ export function withRemote(cmd: Command): Command {
     .option('--key-file <file>', 'file holding the API key (env AIOS_KEY_FILE); default <data-dir>/admin.key', process.env.AIOS_KEY_FILE);
 }
 
+// The keys this process loaded: an error message that quotes one is printed without it.
+const loadedKeys = new Set<string>();
+// Where the key of this process came from, named when the server refuses it.
+let keySource: string | undefined;
+
 /**
- * The API key the CLI sends: AIOS_API_KEY, else the key file (by default the admin key the
- * first start wrote to <data-dir>/admin.key). Keys are read from the environment or a file,
- * never from a flag, so they stay out of shell history and process lists.
+ * A client for the command's options, with the key from AIOS_API_KEY or the key file. Throws,
+ * naming the file or variable and never its content, when there is no usable key.
  */
-export function apiKeyFrom(opts: { keyFile?: string }): string | undefined {
-  if (process.env.AIOS_API_KEY) return process.env.AIOS_API_KEY;
-  const file = opts.keyFile ?? join(process.env.AIOS_DATA_DIR ?? './.aios', 'admin.key');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
-}
-
 export function clientFrom(opts: { url: string; namespace?: string; keyFile?: string }): AiosClient {
-  return new AiosClient({ url: opts.url, namespace: opts.namespace, token: apiKeyFrom(opts) });
+  const { token, source } = readApiKey(opts, process.env);
+  loadedKeys.add(token);
+  keySource = source;
+  return new AiosClient({ url: opts.url, namespace: opts.namespace, token });
 }
 
-/** Runs a CLI action; an API error prints its code and detail and sets a failing exit code. */
+/** Prints a line of an error to stderr, with every credential it might quote removed. */
+export function printError(text: string): void {
+  console.error(redactSecrets(text, loadedKeys));
+}
+
+/**
+ * Runs a CLI action; an error prints its code and detail (never a key, token or password) and
+ * sets a failing exit code.
+ */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
     } catch (e) {
+      const url = (args.at(-2) as { url?: string } | undefined)?.url ?? 'the given URL';
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       if (e instanceof ApiError) {
-        console.error(`error: ${e.message}`);
+        printError(`error: ${e.message}`);
         const errors = (e.body as { errors?: { path: string; message: string }[] })?.errors;
-        for (const fe of errors ?? []) console.error(`  ${fe.path}: ${fe.message}`);
-      } else if ((e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
-        console.error(`error: no AIOS answers at ${(args.at(-2) as { url?: string })?.url ?? 'the given URL'}; start one with "aios start"`);
+        for (const fe of errors ?? []) printError(`  ${fe.path}: ${fe.message}`);
+        if (e.status === 401 && keySource) printError(`  the key from ${keySource} was refused: it may be revoked or expired, or belong to another AIOS`);
+      } else if (cause?.code === 'ECONNREFUSED') {
+        printError(`error: no AIOS answers at ${url}; start one with "aios start"`);
       } else {
-        console.error(`error: ${(e as Error).message}`);
+        printError(`error: ${(e as Error).message}${cause?.message ? ` (${cause.message})` : ''}`);
       }
       process.exitCode = 1;
     }

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { isAiosError, loadConfig } from '../core/index.ts';
 import { loadMasterKeys, masterKeyFilePath, parseMasterKey, rotateEnvMasterKey, rotateKeyFile } from '../governance/secrets/index.ts';
 import { createDatabase, migrate, type Database } from '../storage/index.ts';
+import { redactSecrets, secretsInEnvironment } from './redact.ts';
 
 /**
  * `aios secrets`: operations on the secret store that need the master key, run against the
@@ -55,7 +56,7 @@ export function secretsCommand(): Command {
           );
         }
       } catch (e) {
-        console.error(`aios secrets rotate-master-key failed: ${isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`);
+        console.error(redactSecrets(`aios secrets rotate-master-key failed: ${isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`, secretsInEnvironment(process.env)));
         process.exitCode = 1;
       } finally {
         await database?.close().catch(() => undefined);

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { CONFIG_OPTIONS, isAiosError, loadConfig, type ConfigInput } from '../core/index.ts';
 import type { Aios } from '../runtime/index.ts';
+import { redactSecrets, secretsInEnvironment } from './redact.ts';
 
 /** `aios start`: every configuration option as a flag; flags beat AIOS_* variables beat the config file. */
 export function startCommand(): Command {
@@ -22,7 +23,8 @@ export function startCommand(): Command {
       const running = aios;
       let signalled = false;
       const shutdown = (signal: string) => {
-        if (signalled) return;
+        // Ctrl-C on `npm start` delivers SIGINT twice, from the terminal and forwarded by npm: one drain, bounded by its timeout.
+        if (signalled) return running.logger.info({ signal }, 'already shutting down');
         signalled = true;
         running.logger.info({ signal }, 'shutting down: draining in-flight work');
         const timer = setTimeout(() => {
@@ -40,8 +42,8 @@ export function startCommand(): Command {
           },
         );
       };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
       await running.start({ listen: true });
       console.error(`AIOS listening on ${running.url} (docs: ${running.url}/docs)`);
       if (running.createdAdminKeyFile) {
@@ -49,7 +51,7 @@ export function startCommand(): Command {
       }
     } catch (e) {
       const msg = isAiosError(e) ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
-      console.error(`aios start failed: ${msg}`);
+      console.error(redactSecrets(`aios start failed: ${msg}`, secretsInEnvironment(process.env)));
       await aios?.stop().catch(() => undefined);
       process.exitCode = 1;
     }

@@ -21,6 +21,7 @@ export function inputOf(o: { input?: string; inputFile?: string }): unknown {
 
 const runPath = (id: string, rest = '') => `/api/v1/workflows/${encodeURIComponent(id)}${rest}`;
 const print = (body: unknown) => console.log(JSON.stringify(body, null, 2));
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'terminated']);
 
 /**
  * `aios workflows`: start, inspect, signal and operate durable workflow runs on a running AIOS.
@@ -28,6 +29,7 @@ const print = (body: unknown) => console.log(JSON.stringify(body, null, 2));
  *
  * @example aios workflows start inspect --input '{"asset":"T-7"}' --id inspect-T-7
  * @example aios workflows signal inspect-T-7 approved --payload '{"by":"ana"}'
+ * @example aios workflows wait inspect-T-7 --timeout 120
  */
 export function workflowsCommand(): Command {
   const cmd = new Command('workflows').description('start, inspect and operate durable workflow runs');
@@ -68,6 +70,30 @@ export function workflowsCommand(): Command {
       const q = new URLSearchParams();
       for (const k of ['name', 'status', 'from', 'to', 'limit', 'after'] as const) if (o[k] !== undefined) q.set(k, String(o[k]));
       print((await clientFrom(o).request('GET', `/api/v1/workflows?${q}`)).body);
+    }),
+  );
+  withRemote(
+    cmd
+      .command('wait <id>')
+      .description('wait until a run ends, then print it; exit 0 when it completed, 1 when it failed, was cancelled or terminated, or the wait timed out')
+      .option('--timeout <seconds>', 'longest wait', (v) => Number(v), 60),
+  ).action(
+    action(async (id: string, o) => {
+      if (!Number.isFinite(o.timeout) || o.timeout <= 0) throw new Error('--timeout must be a positive number of seconds');
+      const client = clientFrom(o);
+      const end = Date.now() + o.timeout * 1000;
+      // No long poll in the API: back off from 50 ms to 1 s, so a short run is seen at once and a long one costs little.
+      for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+        const run = (await client.request<{ status: string; error?: { code?: string; message?: string } | null }>('GET', runPath(id))).body;
+        if (ENDED.has(run.status)) {
+          print(run);
+          const why = [run.error?.code, run.error?.message].filter(Boolean).join(': ');
+          if (run.status !== 'completed') throw new Error(`run ${id} ended ${run.status}${why ? `: ${why}` : ''}`);
+          return;
+        }
+        if (Date.now() + pause > end) throw new Error(`run ${id} is still ${run.status} after ${o.timeout} s`);
+        await new Promise((r) => setTimeout(r, pause));
+      }
     }),
   );
   withRemote(cmd.command('history <id>').description('the run\'s journal: steps, timers, signals, in order')).action(

@@ -50,6 +50,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'rateLimitNamespace', flag: 'rate-limit-namespace', env: 'AIOS_RATE_LIMIT_NAMESPACE', kind: 'int', default: 20000, description: 'requests per second per namespace (0: no limit); 429 above' },
   { key: 'authFailureLimit', flag: 'auth-failure-limit', env: 'AIOS_AUTH_FAILURE_LIMIT', kind: 'int', default: 100, description: 'failed authentications a client address may make per window before it is answered 429 (0: no limit)' },
   { key: 'authFailureWindowMs', flag: 'auth-failure-window-ms', env: 'AIOS_AUTH_FAILURE_WINDOW_MS', kind: 'int', default: 60_000, description: 'window of that limit, and of the summary audit record of failed authentications' },
+  { key: 'rateLimitWindowSeconds', flag: 'rate-limit-window-seconds', env: 'AIOS_RATE_LIMIT_WINDOW_SECONDS', kind: 'int', default: 1, description: 'the window the two rate limits count requests in, in seconds (0 is read as 1)' },
   { key: 'auditCheckpointEvery', flag: 'audit-checkpoint-every', env: 'AIOS_AUDIT_CHECKPOINT_EVERY', kind: 'int', default: 1000, description: 'sign an audit checkpoint every this many records' },
   { key: 'auditCheckpointIntervalMs', flag: 'audit-checkpoint-interval-ms', env: 'AIOS_AUDIT_CHECKPOINT_INTERVAL_MS', kind: 'int', default: 60_000, description: 'and at least this often while records are written' },
   { key: 'auditWitnessFile', flag: 'audit-witness-file', env: 'AIOS_AUDIT_WITNESS_FILE', kind: 'string', description: 'append every signed audit checkpoint to this NDJSON file (fsynced); keep it outside the data directory, where the database owner cannot rewrite it' },
@@ -98,6 +99,7 @@ export interface AiosConfig {
   readonly rateLimitNamespace: number;
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
+  readonly rateLimitWindowSeconds: number;
   readonly auditCheckpointEvery: number;
   readonly auditCheckpointIntervalMs: number;
   readonly auditWitnessFile?: string;
@@ -119,7 +121,8 @@ function coerce(spec: OptionSpec, raw: string | number, source: string): string 
   }
   const s = String(raw);
   if (spec.kind === 'url' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
-    throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a URL, got ${JSON.stringify(s)}`);
+    // Not quoted: a database URL may carry a password.
+    throw new AiosError('AIOS_CONFIG_INVALID', `${spec.key} from ${source} must be a URL (scheme://host/...); the value given is not shown, it may hold a password`);
   }
   return s;
 }

@@ -128,7 +128,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     authenticator: new Authenticator({ keys, oidc: oidcFrom(config), clock }),
     authorizer,
     policies,
-    rateLimits: new RateLimits({ database, perPrincipal: config.rateLimitPrincipal, perNamespace: config.rateLimitNamespace }),
+    rateLimits: new RateLimits({ database, perPrincipal: config.rateLimitPrincipal, perNamespace: config.rateLimitNamespace, windowSeconds: config.rateLimitWindowSeconds }),
     authFailures,
     audit,
     lineage: new LineageStore({ database, clock }),

@@ -111,7 +111,7 @@ describe.skipIf(!available)('NATS event store', () => {
     expect(ids.length).toBe((lastStarted + 1) * BATCH);
     const byId = new Map(stored.map((e) => [e.id, e]));
     for (const r of results.flat()) expect(byId.get(r.id)).toMatchObject({ partition: r.partition, offset: r.offset });
-  }, 60_000);
+  });
 
   it('keeps dedup after the Nats-Msg-Id window has passed', async () => {
     const t = topic('window', 2);

@@ -5,10 +5,12 @@ import type { Database } from '../../storage/index.ts';
 import { qualifiedId, type Principal } from '../principal.ts';
 
 export interface RateLimitOptions {
-  /** Requests per second per principal; 0 turns the limit off. */
+  /** Requests per window (a second by default) per principal; 0 turns the limit off. */
   readonly perPrincipal: number;
-  /** Requests per second per namespace; 0 turns the limit off. */
+  /** Requests per window per namespace; 0 turns the limit off. */
   readonly perNamespace: number;
+  /** The window both limits count in, in seconds (default 1: the limits are then per second). */
+  readonly windowSeconds?: number;
 }
 
 // PostgreSQL keeps counters under varchar(255) keys; longer ones (an OIDC subject may have 255
@@ -18,8 +20,8 @@ const limiterKey = (key: string) => (key.length <= MAX_KEY_LENGTH ? key : `sha25
 
 /**
  * Request rate limits per principal (by namespace and id: `plant-a/ana` and `*`'s `ana` are
- * counted apart) and per namespace (rate-limiter-flexible, one-second
- * windows). Embedded: counted in memory. On PostgreSQL, counted in a shared table so that the
+ * counted apart) and per namespace (rate-limiter-flexible, fixed windows of `windowSeconds`, one
+ * second by default). Embedded: counted in memory. On PostgreSQL, counted in a shared table so that the
  * limit holds across processes, with an in-memory limiter as insurance when the database is
  * unreachable, and keys already over their limit blocked in memory without a query.
  */
@@ -28,9 +30,10 @@ export class RateLimits {
   readonly #namespace: RateLimiterAbstract | undefined;
 
   constructor(opts: RateLimitOptions & { database: Database }) {
+    const window = Math.max(1, opts.windowSeconds ?? 1);
     const make = (points: number, prefix: string): RateLimiterAbstract | undefined => {
       if (points <= 0) return undefined;
-      const base = { points, duration: 1, keyPrefix: prefix };
+      const base = { points, duration: window, keyPrefix: prefix };
       const pool = opts.database.flags.name === 'postgres' ? opts.database.pgPool : undefined;
       if (!pool) return new RateLimiterMemory(base);
       return new RateLimiterPostgres({
@@ -41,7 +44,7 @@ export class RateLimits {
         tableCreated: true, // by migration 0003
         clearExpiredByTimeout: true,
         inMemoryBlockOnConsumed: points,
-        inMemoryBlockDuration: 1,
+        inMemoryBlockDuration: window,
         insuranceLimiter: new RateLimiterMemory(base),
       });
     };
