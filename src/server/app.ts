@@ -143,10 +143,12 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
     }
   });
   // API routes answer 503 until the store is migrated and recovered, and again while draining.
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     if (req.url.startsWith(API_PREFIX) && !deps.isReady()) {
-      return sendProblem(reply, new AiosError('AIOS_NOT_READY', 'AIOS is starting or shutting down; retry shortly'), req);
+      sendProblem(reply, new AiosError('AIOS_NOT_READY', 'AIOS is starting or shutting down; retry shortly'), req);
+      return;
     }
+    done();
   });
   app.addHook('onRequest', refuseNulInRequest);
   const guard = createGuard({ ...deps.governance, audit: deps.governance.audit, logger: deps.logger, metrics: deps.metrics, enabled: deps.authEnabled });

@@ -50,8 +50,8 @@ export function createInflightBodies(opts: BodyShares, metrics: Registry) {
   }
 
   return {
-    async onRequest(req: FastifyRequest, reply: FastifyReply) {
-      if (BODYLESS.has(req.method)) return;
+    onRequest(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
+      if (BODYLESS.has(req.method)) return done();
       const limit = req.routeOptions.bodyLimit ?? opts.bodyLimitBytes;
       const declared = req.headers['content-length'];
       let bytes: number;
@@ -61,7 +61,7 @@ export function createInflightBodies(opts: BodyShares, metrics: Registry) {
       } else {
         bytes = req.headers['transfer-encoding'] !== undefined ? limit : 0;
       }
-      if (bytes === 0) return;
+      if (bytes === 0) return done();
       const auth = req.aiosAuth;
       const ns = auth ? auth.ns : UNAUTHENTICATED;
       const principal = auth ? `${auth.principal.namespace}\u0000${auth.principal.type}\u0000${auth.principal.id}` : UNAUTHENTICATED;
@@ -69,7 +69,8 @@ export function createInflightBodies(opts: BodyShares, metrics: Registry) {
       if (!r.ok) {
         const whose = !auth ? 'unauthenticated requests' : r.bound === 'principal' ? 'this principal' : r.bound === 'namespace' ? `namespace "${ns}"` : 'all namespaces together';
         const detail = `this body would take the request bodies in flight for ${whose} past ${r.limitBytes} bytes (the ${r.bound} bound); retry shortly`;
-        return sendProblem(reply, new AiosError('AIOS_OVERLOADED', detail, { extra: { bound: r.bound, limitBytes: r.limitBytes, retryAfterSeconds: 1 } }), req);
+        sendProblem(reply, new AiosError('AIOS_OVERLOADED', detail, { extra: { bound: r.bound, limitBytes: r.limitBytes, retryAfterSeconds: 1 } }), req);
+        return;
       }
       const res = reply.raw;
       const socket = req.raw.socket as (NodeJS.EventEmitter & { destroyed?: boolean }) | undefined;
@@ -82,6 +83,7 @@ export function createInflightBodies(opts: BodyShares, metrics: Registry) {
       // A response queued behind another on a pipelined connection never emits 'close'; its socket does.
       if (typeof socket?.once === 'function') heldUntilClose(socket, release);
       if (res.destroyed || socket?.destroyed) release();
+      done();
     },
   };
 }
