@@ -99,8 +99,15 @@ describe('workflows survive kill -9 at every commit boundary', () => {
       void w.exited.then((how) => (exit = how));
       await Promise.race([w.ready.catch(() => {}), w.exited]);
       const base = await entries();
+      // Work is topped up meanwhile, so that the runs left never run out before the patience does.
       // Past the liveness bound without progress the worker is killed from outside too.
-      await until(async () => exit !== undefined || (await entries()) - base >= FAULT_PATIENCE_ENTRIES, `${w.workerId} to die or progress`, LIVENESS_MS, 50).catch(() => undefined);
+      const progressed = async () => {
+        if (exit !== undefined) return true;
+        const open = await unfinished();
+        if (open < IN_FLIGHT - 2) await addRuns(IN_FLIGHT - open);
+        return (await entries()) - base >= FAULT_PATIENCE_ENTRIES;
+      };
+      await until(progressed, `${w.workerId} to die or progress`, LIVENESS_MS, 50).catch(() => undefined);
       return exit ?? 'timeout';
     };
 
