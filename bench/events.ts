@@ -1,26 +1,33 @@
 /**
- * npm run bench -- events [--quick]
+ * npm run bench -- events [--quick] [--backend=sqlite|postgres|nats] [--rounds N]
  *
  * Durable append throughput and latency of the event log through its in-process API (validation,
  * group commit, the backend's durable write), at batch sizes 1/100/1000 and 1/16 concurrent
- * producers, on SQLite, PostgreSQL and NATS JetStream; and, in the same run, raw JetStream
- * publish with the nats client (msgID, file storage, awaiting every ack) as the reference.
+ * producers, on SQLite, PostgreSQL and NATS JetStream. In the same run, each engine's limit here
+ * is measured as a reference, with the same events, batches and producers: `sqlite-raw` (a
+ * better-sqlite3 prepared insert, one transaction per batch), `pg-raw` (one `pg` insert from
+ * `unnest` per batch) and `nats-raw` (`js.publish` with a msgID, file storage, every ack awaited).
+ * `ratioVsRaw` = AIOS / the raw reference of its engine for the same batch and producers.
  * `workload` names the data contract: `contract` (types only) or `contract+pattern` (the same
  * with a `pattern` on a string field, evaluated by the linear-time engine); `backend: "none"`
- * rows time validation and preparation alone (`prepareBatch`, no write).
+ * rows time validation and preparation alone (`prepareBatch`, no write). With `--rounds N` every
+ * case runs N times, rounds interleaved, and each figure is the median with its min and max.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createDatabase, migrate } from '../src/storage/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../src/events/index.ts';
 import { freshPgSchema, NATS_URL, pgAvailable, natsAvailable, randomName } from '../test/support/services.ts';
-import { percentile, report, round } from './_report.ts';
+import { percentile, report, round, roundsArg, summarize } from './_report.ts';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--backend='))?.slice(10);
+const ROUNDS = roundsArg();
 const SECONDS = quick ? 1.2 : 5;
 const BATCHES = [1, 100, 1000];
 const PRODUCERS = [1, 16];
@@ -80,22 +87,97 @@ async function benchLog(backend: string, store: EventStore, database: ReturnType
   return out;
 }
 
+/**
+ * The event log's table and indexes (migration 0001: clustered primary key on topic, partition and
+ * offset, WITHOUT ROWID on SQLite; the unique (topic_id, id) idempotency index; jsonb on
+ * PostgreSQL), without the offset bookkeeping rows and sparse time index AIOS also writes.
+ */
+function rawEventsDdl(json: 'text' | 'jsonb'): string[] {
+  return [
+    `create table raw_events (topic_id bigint not null, partition integer not null, "offset" bigint not null, id text not null, key text,
+       time bigint not null, ingested_at bigint not null, data ${json} not null, headers ${json},
+       constraint raw_events_pk primary key (topic_id, partition, "offset"))${json === 'text' ? ' without rowid' : ''}`,
+    'create unique index raw_events_id on raw_events (topic_id, id)',
+  ];
+}
+
+/** Offsets handed out per partition in memory, as the raw references have no queue to do it. */
+function rawRows(events: ReturnType<typeof makeBatch>, next: number[]) {
+  const now = Date.now();
+  return events.map((e) => {
+    const partition = Number(e.data.turbineId.slice(1)) % 4;
+    return { partition, offset: next[partition]++, id: e.id, key: e.data.turbineId, time: now, data: JSON.stringify(e.data) };
+  });
+}
+
+async function benchRawCases(system: string, backend: string, send: (events: ReturnType<typeof makeBatch>) => Promise<unknown> | unknown) {
+  const out = [];
+  for (const batch of BATCHES) {
+    for (const producers of PRODUCERS) {
+      const r = await drive(batch, producers, async (events) => send(events));
+      out.push({ system, backend, workload: 'none', batch, producers, ...r });
+      console.error(`  ${system} batch=${batch} producers=${producers}: ${r.eventsPerSec} events/s`);
+    }
+  }
+  return out;
+}
+
+/**
+ * better-sqlite3 alone: one prepared single-row insert per event inside one BEGIN IMMEDIATE
+ * transaction per batch, on a connection with the pragmas of src/storage/database.ts (WAL,
+ * synchronous=FULL, 64 MiB page cache).
+ */
+async function benchRawSqlite(file: string) {
+  const db = new BetterSqlite3(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+  for (const ddl of rawEventsDdl('text')) db.exec(ddl);
+  const insert = db.prepare('insert into raw_events (topic_id, partition, "offset", id, key, time, ingested_at, data, headers) values (1, ?, ?, ?, ?, ?, ?, ?, null)');
+  const next = [0, 0, 0, 0];
+  const write = db.transaction((events: ReturnType<typeof makeBatch>) => {
+    const ingestedAt = Date.now();
+    for (const r of rawRows(events, next)) insert.run(r.partition, r.offset, r.id, r.key, r.time, ingestedAt, r.data);
+  });
+  try {
+    return await benchRawCases('sqlite-raw', 'sqlite', (events) => write.immediate(events));
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * pg alone: one `insert ... select from unnest(...)` per batch (one round trip, its own commit,
+ * synchronous_commit as the server sets it), over a pool of the size AIOS uses (10).
+ */
+async function benchRawPostgres(url: string) {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  for (const ddl of rawEventsDdl('jsonb')) await pool.query(ddl);
+  const next = [0, 0, 0, 0];
+  const insert = `insert into raw_events (topic_id, partition, "offset", id, key, time, ingested_at, data, headers)
+    select 1, p, o, i, k, tm, $7::bigint, d, null
+    from unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[]) as u(p, o, i, k, tm, d)`;
+  try {
+    return await benchRawCases('pg-raw', 'postgres', (events) => {
+      const rows = rawRows(events, next);
+      const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+      return pool.query(insert, [col('partition'), col('offset'), col('id'), col('key'), col('time'), col('data'), Date.now()]);
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
 async function benchRawJetStream() {
   const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '') });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const name = randomName('BENCH_RAW_');
   await jsm.streams.add({ name, subjects: [`${name}.>`], storage: 'file' as never });
-  const out = [];
-  for (const batch of BATCHES) {
-    for (const producers of PRODUCERS) {
-      const r = await drive(batch, producers, (events) =>
-        Promise.all(events.map((e) => js.publish(`${name}.${Number(e.data.turbineId.slice(1)) % 4}`, JSON.stringify(e.data), { msgID: e.id }))),
-      );
-      out.push({ system: 'nats-raw', backend: 'nats', workload: 'none', batch, producers, ...r });
-      console.error(`  raw jetstream batch=${batch} producers=${producers}: ${r.eventsPerSec} events/s`);
-    }
-  }
+  const out = await benchRawCases('nats-raw', 'nats', (events) =>
+    Promise.all(events.map((e) => js.publish(`${name}.${Number(e.data.turbineId.slice(1)) % 4}`, JSON.stringify(e.data), { msgID: e.id }))),
+  );
   await jsm.streams.delete(name);
   await nc.close();
   return out;
@@ -117,9 +199,17 @@ async function benchPrepare(database: ReturnType<typeof createDatabase>) {
   return out;
 }
 
-const results: Record<string, unknown>[] = [];
-const dir = mkdtempSync(join(tmpdir(), 'aios-bench-'));
-try {
+/** Each AIOS row's throughput over its engine's raw reference for the same batch and producers. */
+function withRatioVsRaw(ours: Record<string, unknown>[], raw: Record<string, unknown>[]) {
+  return ours.map((r) => {
+    const ref = raw.find((x) => x.batch === r.batch && x.producers === r.producers);
+    return ref ? { ...r, ratioVsRaw: round((r.eventsPerSec as number) / (ref.eventsPerSec as number)) } : r;
+  });
+}
+
+/** One round of every case, on the backends asked for and reachable; SQLite files go in `dir`. */
+async function benchRound(dir: string): Promise<Record<string, unknown>[]> {
+  const results: Record<string, unknown>[] = [];
   {
     const database = createDatabase({ sqliteFile: join(dir, 'prepare.db') });
     await migrate(database);
@@ -127,18 +217,28 @@ try {
     await database.close();
   }
   if (!only || only === 'sqlite') {
+    const raw = await benchRawSqlite(join(dir, 'raw.db'));
     const database = createDatabase({ sqliteFile: join(dir, 'bench.db') });
     await migrate(database);
-    results.push(...(await benchLog('sqlite', new SqlEventStore(database), database)));
+    const ours = await benchLog('sqlite', new SqlEventStore(database), database);
     await database.close();
+    results.push(...withRatioVsRaw(ours, raw), ...raw);
   }
   if ((!only || only === 'postgres') && (await pgAvailable())) {
+    const rawSchema = await freshPgSchema();
+    let raw;
+    try {
+      raw = await benchRawPostgres(rawSchema.url);
+    } finally {
+      await rawSchema.drop();
+    }
     const schema = await freshPgSchema();
     const database = createDatabase({ url: schema.url });
     await migrate(database);
-    results.push(...(await benchLog('postgres', new SqlEventStore(database), database)));
+    const ours = await benchLog('postgres', new SqlEventStore(database), database);
     await database.close();
     await schema.drop();
+    results.push(...withRatioVsRaw(ours, raw), ...raw);
   }
   if ((!only || only === 'nats') && (await natsAvailable())) {
     const raw = await benchRawJetStream();
@@ -151,9 +251,19 @@ try {
       const peer = raw.find((x) => x.batch === r.batch && x.producers === r.producers)!;
       if (r.workload === 'contract') (r as Record<string, unknown>).ratioVsPeer = round(r.eventsPerSec / peer.eventsPerSec);
     }
-    results.push(...ours, ...raw);
+    results.push(...withRatioVsRaw(ours, raw), ...raw);
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  return results;
 }
-report('events', results);
+
+const rounds: Record<string, unknown>[][] = [];
+for (let n = 1; n <= ROUNDS; n++) {
+  if (ROUNDS > 1) console.error(`round ${n}/${ROUNDS}`);
+  const dir = mkdtempSync(join(tmpdir(), 'aios-bench-'));
+  try {
+    rounds.push(await benchRound(dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+report('events', summarize(rounds, ['system', 'backend', 'workload', 'batch', 'producers'], ['eventsPerSec']), { rounds: ROUNDS });
