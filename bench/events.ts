@@ -10,8 +10,9 @@
  * `ratioVsRaw` = AIOS / the raw reference of its engine for the same batch and producers.
  * `workload` names the data contract: `contract` (types only) or `contract+pattern` (the same
  * with a `pattern` on a string field, evaluated by the linear-time engine); `backend: "none"`
- * rows time validation and preparation alone (`prepareBatch`, no write). With `--rounds N` every
- * case runs N times, rounds interleaved, and each figure is the median with its min and max.
+ * rows time validation and preparation alone (`prepareBatch`, no write). With `--rounds N` all the
+ * cases run N times over, one round after another, and each figure is the median over the rounds,
+ * events/s with its min and max.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
