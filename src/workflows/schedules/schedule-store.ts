@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { WorkflowTables } from '../store/tables.ts';
 import { AiosError, checkIdentifier, systemClock, type Clock } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../store/payload.ts';
@@ -85,13 +86,13 @@ export interface ScheduleStoreOptions {
  * await schedules.update('plant-a', 'daily-report', { paused: true });
  */
 export class ScheduleStore {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<WorkflowTables>;
   readonly #flags: DialectFlags;
   readonly #clock: Clock;
   readonly #limit: number;
 
   constructor(opts: ScheduleStoreOptions) {
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<WorkflowTables>;
     this.#flags = opts.database.flags;
     this.#clock = opts.clock ?? systemClock;
     this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;

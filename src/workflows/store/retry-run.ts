@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { WorkflowTables } from './tables.ts';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
@@ -12,12 +13,12 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * retry is for after a deploy that fixed the cause. Returns the run as it is now.
  */
 export async function retryRun(
-  db: Kysely<any>,
+  db: Kysely<WorkflowTables>,
   flags: DialectFlags,
   ns: string,
   runId: string,
   now: number,
-  also?: (trx: Kysely<any>, row: RunRow) => Promise<void>,
+  also?: (trx: Kysely<WorkflowTables>, row: RunRow) => Promise<void>,
 ): Promise<{ row: RunRow; fromSeq: number | null }> {
   return db.transaction().execute(async (trx) => {
     const run = (await trx
