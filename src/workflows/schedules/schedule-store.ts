@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
+import type { ScheduleUpdate, WorkflowTables } from '../store/tables.ts';
 import { AiosError, checkIdentifier, systemClock, type Clock } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../store/payload.ts';
@@ -159,7 +159,7 @@ export class ScheduleStore {
     const current = await this.get(ns, id);
     if (!current) throw new AiosError('AIOS_NOT_FOUND', `no schedule ${id} in namespace ${ns}`);
     const now = this.#clock.now();
-    const set: Record<string, unknown> = { updated_at: now };
+    const set: ScheduleUpdate = { updated_at: now };
     if ('input' in patch) set.input = encodePayload(patch.input, this.#limit, `the input of schedule ${ns}/${id}`);
     if (patch.overlap !== undefined) set.overlap = oneOf(patch.overlap, OVERLAP_POLICIES, 'overlap');
     if (patch.catchUp !== undefined) set.catch_up = oneOf(patch.catchUp, CATCH_UP_POLICIES, 'catchUp');

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
+import type { RunUpdate, WorkflowTables } from './tables.ts';
 import { AiosError, checkIdentifier, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
 import { appendJournal, fenceAndInsertMany, ROWS_PER_INSERT, type AppendSpec, type FenceOutcome } from './append-journal.ts';
@@ -238,7 +238,7 @@ export class SqlRunStore implements RunStore {
   async update(ns: string, runId: string, epoch: number, patch: RunPatch, opts: AppendJournalOptions = {}): Promise<WorkflowRun> {
     const now = this.#clock.now();
     const what = `workflow run ${ns}/${runId}`;
-    const set: Record<string, unknown> = {};
+    const set: RunUpdate = {};
     if (patch.status !== undefined) {
       if (!STATUSES.includes(patch.status)) throw new AiosError('AIOS_BAD_REQUEST', `unknown run status "${patch.status}"; use one of ${STATUSES.join(', ')}`);
       set.status = patch.status;
@@ -289,7 +289,7 @@ export class SqlRunStore implements RunStore {
   }
 
   /** One unfenced statement on a run that has not finished; a finished run is returned as it is. */
-  async #updateUnfinished(ns: string, runId: string, set: Record<string, unknown>, opts: ChangeOptions): Promise<WorkflowRun> {
+  async #updateUnfinished(ns: string, runId: string, set: RunUpdate, opts: ChangeOptions): Promise<WorkflowRun> {
     const apply = async (db: Kysely<WorkflowTables>) => {
       const changed = (await db
         .updateTable('aios_wf_runs')

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { Generated, UpdateObject } from 'kysely';
 import type { JsonColumn, NullableJsonColumn } from '../../storage/index.ts';
 
 /**
@@ -115,3 +115,8 @@ export interface WorkflowTables {
   aios_wf_event_waits: EventWaitsTable;
   aios_wf_outbox: OutboxTable;
 }
+
+/** The columns an update of a run sets, built up field by field before the statement. */
+export type RunUpdate = UpdateObject<WorkflowTables, 'aios_wf_runs'>;
+
+export type ScheduleUpdate = UpdateObject<WorkflowTables, 'aios_wf_schedules'>;

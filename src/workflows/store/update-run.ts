@@ -1,5 +1,5 @@
 import type { Expression, Kysely, SqlBool } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
+import type { RunUpdate, WorkflowTables } from './tables.ts';
 import type { DialectFlags } from '../../storage/index.ts';
 import { leaseLost } from './fence.ts';
 import { IsolatedFailure } from './write-batcher.ts';
@@ -21,7 +21,7 @@ export async function updateRun(
   trx: Kysely<WorkflowTables>,
   flags: DialectFlags,
   fenced: { ns: string; runId: string; epoch: number; now: number },
-  set: Record<string, unknown>,
+  set: RunUpdate,
   wakeOnSignals: readonly string[],
   wakeOnCancel = true,
   also?: (trx: Kysely<WorkflowTables>) => Promise<void>,
@@ -35,7 +35,7 @@ async function update(
   trx: Kysely<WorkflowTables>,
   flags: DialectFlags,
   fenced: { ns: string; runId: string; epoch: number; now: number },
-  set: Record<string, unknown>,
+  set: RunUpdate,
   wakeOnSignals: readonly string[],
   wakeOnCancel: boolean,
 ): Promise<RunRow> {
