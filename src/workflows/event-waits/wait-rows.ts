@@ -44,7 +44,7 @@ export async function loadWaits(db: Kysely<WorkflowTables>, flags: DialectFlags,
     .select(flags.jsonType === 'jsonb' ? sql<string>`w.after::text`.as('after') : sql<string>`w.after`.as('after'));
   if (from) q = q.where((eb) => eb(eb.refTuple('w.ns', 'w.run_id', 'w.seq'), '>', eb.tuple(from.ns, from.runId, from.seq)));
   const rows = await q.orderBy('w.ns').orderBy('w.run_id').orderBy('w.seq').limit(limit).execute();
-  return rows.map((r: any) => ({
+  return rows.map((r) => ({
     ns: r.ns,
     runId: r.run_id,
     seq: Number(r.seq),

@@ -47,7 +47,7 @@ export async function retryRun(
     }
     const row = (await trx
       .updateTable('aios_wf_runs')
-      .set({ status: 'pending', error: null, output: null, owner: null, wake_at: null, completed_at: null, cancel_requested: 0, updated_at: now, epoch: (eb: any) => eb('epoch', '+', 1) })
+      .set({ status: 'pending', error: null, output: null, owner: null, wake_at: null, completed_at: null, cancel_requested: 0, updated_at: now, epoch: (eb) => eb('epoch', '+', 1) })
       .where('ns', '=', ns)
       .where('id', '=', runId)
       .returning(runColumns(flags))
