@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import { AiosError, isAiosError, type Clock, type Logger } from '../../core/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import type { JournalEntry, JournalEntryInput, RunPatch, RunStore, WorkflowRun } from '../store/run-store.ts';
 import { setTimer, toError } from './timers.ts';
 import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowDefinition, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { insertLockedSignal, lockRun } from '../store/send-signal.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
 import { eventSignal } from '../engine/signals.ts';

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import { isAiosError, systemClock, type Clock, type Logger } from '../../core/index.ts';
 import type { EventLog, StoredEvent, Topic } from '../../events/index.ts';
 import type { Database, SharedDb } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
 import { compileCel, toCelEvent, type CelEvent } from './cel.ts';
 import { eventSignal } from '../engine/signals.ts';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 
 /** Partition → the first offset that may match. */
 export type Positions = Record<number, number>;

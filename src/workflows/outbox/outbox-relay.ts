@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import { isAiosError, systemClock, type Clock, type Logger } from '../../core/index.ts';
 import type { EventInput, EventLog } from '../../events/index.ts';
 import type { Database, SharedDb } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 
 export interface OutboxRelayOptions {
   readonly database: Database;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { scheduleColumns, type ScheduleRow } from './schedule-rows.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { scheduleColumns, type ScheduleRow } from './schedule-rows.ts';
 
 export const MAX_SCHEDULE_LIST_LIMIT = 1000;

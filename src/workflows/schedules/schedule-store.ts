@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { ScheduleUpdate, WorkflowTables } from '../store/tables.ts';
 import { AiosError, checkIdentifier, systemClock, type Clock } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
+import type { ScheduleUpdate, WorkflowTables } from '../store/tables.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../store/payload.ts';
 import { compileCron } from './cron.ts';
 import { listSchedules } from './list-schedules.ts';

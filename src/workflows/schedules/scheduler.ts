@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from '../store/tables.ts';
 import { isAiosError, type Clock, type Logger } from '../../core/index.ts';
 import type { Database, DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import type { WorkflowEngine } from '../engine/index.ts';
 import { isTerminal } from '../store/run-store.ts';
 import { claimFire } from './claim-fire.ts';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { fence, leaseLost } from './fence.ts';
 import { IsolatedFailure } from './write-batcher.ts';
 import { journalColumns, type JournalRow } from './run-rows.ts';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
 import { AiosError } from '../../core/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { IsolatedFailure } from './write-batcher.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
 import type { Logger } from '../../core/index.ts';
+import type { WorkflowTables } from './tables.ts';
 
 export type RunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'terminated';
 

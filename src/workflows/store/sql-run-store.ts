@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import type { RunUpdate, WorkflowTables } from './tables.ts';
 import { AiosError, checkIdentifier, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
+import type { RunUpdate, WorkflowTables } from './tables.ts';
 import { appendJournal, fenceAndInsertMany, ROWS_PER_INSERT, type AppendSpec, type FenceOutcome } from './append-journal.ts';
 import { claimRuns } from './claim-runs.ts';
 import { createRun } from './create-run.ts';

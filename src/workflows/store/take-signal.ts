@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { fence } from './fence.ts';
 import { signalColumns, type SignalRow } from './run-rows.ts';
 

@@ -1,6 +1,6 @@
 import type { Expression, Kysely, SqlBool } from 'kysely';
-import type { RunUpdate, WorkflowTables } from './tables.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { RunUpdate, WorkflowTables } from './tables.ts';
 import { leaseLost } from './fence.ts';
 import { IsolatedFailure } from './write-batcher.ts';
 import { runColumns, type RunRow } from './run-rows.ts';

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
-import type { WorkflowTables } from './tables.ts';
 import type { Logger } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 
 /** The PostgreSQL channel of workflow wake-ups. */
 export const WAKE_CHANNEL = 'aios_wf_wake';
