@@ -21,6 +21,7 @@ import {
   type AuditProblemKind,
   type AuditRecord,
   type AuditSigningKey,
+  type AuditTables,
   type AuditVerification,
 } from '../src/governance/audit/index.ts';
 import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
@@ -92,7 +93,7 @@ interface Engine {
   readonly skip: boolean;
   open(): Promise<{ database: Database; dataDir: string; url?: string }>;
   /** Runs `fn` with the append-only triggers out of the way. */
-  tamper(database: Database, fn: (db: Kysely<any>) => Promise<void>): Promise<void>;
+  tamper(database: Database, fn: (db: Kysely<AuditTables>) => Promise<void>): Promise<void>;
 }
 
 const engines: Engine[] = [
@@ -229,7 +230,7 @@ function hashOf(r: LogRow): string {
 }
 
 /** Recomputes prev_hash and record_hash from `from` to the end, and moves the head: a rewrite that hides itself. */
-async function rechain(db: Kysely<any>, from: number): Promise<void> {
+async function rechain(db: Kysely<AuditTables>, from: number): Promise<void> {
   const rows = (await db.selectFrom('aios_audit_log').selectAll().where('seq', '>=', from - 1).orderBy('seq').execute()) as LogRow[];
   let prev = Number(rows[0].seq) === from - 1 ? rows.shift()!.record_hash : '0'.repeat(64);
   for (const r of rows) {
@@ -242,18 +243,18 @@ async function rechain(db: Kysely<any>, from: number): Promise<void> {
   await db.updateTable('aios_audit_head').set({ last_seq: last.seq, last_hash: last.record_hash }).execute();
 }
 
-const deleteCheckpointsFrom = (db: Kysely<any>, seq: number) => db.deleteFrom('aios_audit_checkpoint_chain').where('seq', '>=', seq).execute();
+const deleteCheckpointsFrom = (db: Kysely<AuditTables>, seq: number) => db.deleteFrom('aios_audit_checkpoint_chain').where('seq', '>=', seq).execute();
 const finalCheckpointSeq = Math.floor(RECORDS / EVERY) + 1; // 7: six every 10 records, then the final one at shutdown
 const beforeFinal = Math.floor(RECORDS / EVERY) * EVERY; // 60: the tree size of the checkpoint before the final one
 
-async function editTail(db: Kysely<any>, recent?: number): Promise<void> {
+async function editTail(db: Kysely<AuditTables>, recent?: number): Promise<void> {
   await deleteCheckpointsFrom(db, finalCheckpointSeq);
   await db.updateTable('aios_audit_log').set({ outcome: 'success', error: null }).where('seq', '=', 63).execute();
   if (recent !== undefined) await db.updateTable('aios_audit_log').set({ time: recent }).where('seq', '>', beforeFinal).execute();
   await rechain(db, recent === undefined ? 63 : beforeFinal + 1);
 }
 
-async function forgeOutcome(db: Kysely<any>): Promise<void> {
+async function forgeOutcome(db: Kysely<AuditTables>): Promise<void> {
   await db.deleteFrom('aios_audit_checkpoint_chain').execute();
   // Record 14 is a denial of u2; it becomes a success by u0.
   await db.updateTable('aios_audit_log').set({ outcome: 'success', error: null, actor_id: 'u0', key_id: 'k0' }).where('seq', '=', 14).execute();
@@ -261,7 +262,7 @@ async function forgeOutcome(db: Kysely<any>): Promise<void> {
 }
 
 /** Every row of the README table: what the owner of the database does. */
-const CHANGES: Record<string, (b: Built, db: Kysely<any>) => Promise<void>> = {
+const CHANGES: Record<string, (b: Built, db: Kysely<AuditTables>) => Promise<void>> = {
   'edit-record': async (_b, db) => {
     await db.updateTable('aios_audit_log').set({ outcome: 'failure' }).where('seq', '=', 33).execute();
   },

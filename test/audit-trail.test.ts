@@ -20,6 +20,7 @@ import {
   type AuditInput,
   type AuditRecord,
   type AuditSigningKey,
+  type AuditTables,
   type AuditTrailOptions,
 } from '../src/governance/audit/index.ts';
 import { createDatabase, migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
@@ -56,7 +57,7 @@ interface Engine {
   /** A fresh database migrated by `migrations` only. */
   freshAt(migrations: readonly Migration[]): Promise<Chain>;
   /** Runs `fn` with the append-only triggers out of the way, as an attacker with DBA rights would. */
-  tamper(database: Database, fn: (db: Kysely<any>) => Promise<void>): Promise<void>;
+  tamper(database: Database, fn: (db: Kysely<AuditTables>) => Promise<void>): Promise<void>;
 }
 
 async function open(dataDir: string, url?: string, migrations: readonly Migration[] = MIGRATIONS): Promise<Chain> {

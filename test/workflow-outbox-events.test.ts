@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/index.ts';
 import { EventLog, SqlEventStore } from '../src/events/index.ts';
 import { migrate } from '../src/storage/index.ts';
-import { SqlRunStore, TerminalError, defineWorkflow, type WorkflowRun } from '../src/workflows/index.ts';
+import { SqlRunStore, TerminalError, defineWorkflow, type WorkflowRun, type WorkflowTables } from '../src/workflows/index.ts';
 import { createLogger } from '../src/core/index.ts';
 import { NATS_URL, freshPgSchema, natsAvailable, pgAvailable, randomName } from './support/services.ts';
 import { sqlBackends } from './support/sql-backends.ts';
@@ -147,7 +147,7 @@ describe('the outbox is atomic with the journal entry (store level)', async () =
         await store.createRun({ ns: NS, id: 'r', name: 'x', version: '1', createdBy: 'test' });
         const [run] = (await store.claim('w', { leaseMs: 1000, limit: 1 })) as WorkflowRun[];
         const batch = await log.prepareBatch(NS, 'orders', [{ id: 'e1', data: { n: 1 } }]);
-        const appendThen = (fail: boolean) => async (trx: Kysely<any>) => {
+        const appendThen = (fail: boolean) => async (trx: Kysely<WorkflowTables>) => {
           await log.appendInTransaction(trx, [batch]);
           if (fail) throw new TerminalError('the journal transaction fails after the append');
         };

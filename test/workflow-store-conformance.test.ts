@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isAiosError, type ErrorCode } from '../src/core/index.ts';
 import { LineageStore } from '../src/governance/index.ts';
 import { migrate, type Database } from '../src/storage/index.ts';
-import { SqlRunStore, type RunStore, type WorkflowRun } from '../src/workflows/index.ts';
+import { SqlRunStore, type RunStore, type WorkflowRun, type WorkflowTables } from '../src/workflows/index.ts';
 import { sqlBackends } from './support/sql-backends.ts';
 
 /**
@@ -237,7 +237,7 @@ for (const backend of backends) {
       await create('a', { lineageId: 'lin-also' });
       const [run] = await claim('w1');
       let calls = 0;
-      const also = (name: string, fail = false) => async (trx: Kysely<any>) => {
+      const also = (name: string, fail = false) => async (trx: Kysely<WorkflowTables>) => {
         calls++;
         await lineage.record({ ns: NS, lineageId: 'lin-also', kind: 'workflow_step', name, ref: `wf:a/${name}` }, { trx });
         if (fail) throw new Error('step side effect failed');

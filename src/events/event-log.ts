@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../core/index.ts';
-import type { Database } from '../storage/index.ts';
+import type { Database, SharedDb } from '../storage/index.ts';
 import { AppendQueue } from './append-queue.ts';
 import { ContractCompiler } from './contract.ts';
 import { formatCursor, parseCursor, resolveCursor, type Cursor } from './cursor.ts';
@@ -308,7 +307,7 @@ export class EventLog {
    * commit with the caller's writes or not at all (the workflow outbox). SQL backends only:
    * AIOS_BAD_REQUEST on NATS. Call `announce` after the commit.
    */
-  async appendInTransaction(trx: Kysely<any>, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
+  async appendInTransaction(trx: SharedDb, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
     if (!this.store.appendInTransaction) throw new AiosError('AIOS_BAD_REQUEST', `the ${this.store.backend} event log cannot append inside a database transaction`);
     const positions = await this.store.appendInTransaction(trx, batches);
     batches.forEach((b, i) => this.#metrics?.appended(b.topic, positions[i].map((p, index) => ({ index, ...p }))));

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Kysely } from 'kysely';
+import type { SharedDb } from '../storage/index.ts';
 import type { PreparedEvent, StoredEvent } from './event.ts';
 import type { Topic } from './topic.ts';
 
@@ -22,7 +22,7 @@ export interface CommitHook {
   /** Inside the synchronous better-sqlite3 transaction. */
   sqlite?(db: BetterSqlite3.Database, positions: readonly AppendedPosition[]): void;
   /** Inside the PostgreSQL transaction. */
-  postgres?(trx: Kysely<any>, positions: readonly AppendedPosition[]): Promise<void>;
+  postgres?(trx: SharedDb, positions: readonly AppendedPosition[]): Promise<void>;
 }
 
 export interface AppendBatch {
@@ -99,7 +99,7 @@ export interface EventStore {
    * commit with the caller's writes or not at all: the workflow outbox. SQL backends only (NATS
    * has no transaction to join). Call `announce` once the transaction has committed.
    */
-  appendInTransaction?(trx: Kysely<any>, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]>;
+  appendInTransaction?(trx: SharedDb, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]>;
   /** Wakes in-process readers of these topics after an `appendInTransaction` committed. */
   announce?(topics: readonly Topic[]): void;
   /** Events of one partition with offset >= fromOffset (and < toOffset), in offset order. */

@@ -17,6 +17,7 @@ export type { Topic, TopicSpec, TopicUpdate } from './topic.ts';
 export { NAME_PATTERN } from './topic.ts';
 export { formatCursor, parseCursor } from './cursor.ts';
 export { SqlEventStore } from './sql/sql-event-store.ts';
+export type { EventsTables } from './sql/tables.ts';
 export { NatsEventStore } from './nats/nats-event-store.ts';
 export type { NatsEventStoreOptions } from './nats/nats-event-store.ts';
 export { createLinearAjv, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH } from './contract.ts';

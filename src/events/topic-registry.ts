@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AiosError, type Clock } from '../core/index.ts';
 import type { Database } from '../storage/index.ts';
+import type { EventsTables } from './sql/tables.ts';
 import type { Topic } from './topic.ts';
 
 interface TopicRow {
@@ -20,12 +21,12 @@ interface TopicRow {
 
 /** Topic definitions, always in SQL (SQLite or PostgreSQL) whichever backend holds the events. */
 export class TopicRegistry {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<EventsTables>;
   readonly #jsonText: boolean;
   readonly #clock: Clock;
 
   constructor(database: Database, clock: Clock) {
-    this.#db = database.db;
+    this.#db = database.db as Kysely<EventsTables>;
     this.#jsonText = database.flags.jsonType === 'text';
     this.#clock = clock;
   }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AppendBatch, EventInput, EventLog } from '../events/index.ts';
 import { LINEAGE_HEADER } from '../server/index.ts';
-import type { EmitEvent, EventWaitRecord, EventWaits, OutboxRelay, PreparedEmit, WorkflowEventPort } from '../workflows/index.ts';
+import type { EmitEvent, EventWaitRecord, EventWaits, OutboxRelay, PreparedEmit, WorkflowEventPort, WorkflowTables } from '../workflows/index.ts';
 
 interface Prepared extends PreparedEmit {
   readonly ns: string;
@@ -21,7 +21,7 @@ export function workflowEvents(events: EventLog, waits: EventWaits, outbox: Outb
   return {
     validateMatch: (match) => waits.validate(match),
     position: (ns, topic) => waits.position(ns, topic),
-    async registerWait(trx: Kysely<any>, wait: EventWaitRecord) {
+    async registerWait(trx: Kysely<WorkflowTables>, wait: EventWaitRecord) {
       await waits.register(trx, wait);
     },
     async cancelWait(ns, runId, seq) {
@@ -32,7 +32,7 @@ export function workflowEvents(events: EventLog, waits: EventWaits, outbox: Outb
       const batch = await events.prepareBatch(ns, topic, withLineage);
       return { ns, topic, ids: batch.events.map((e) => e.id), batch, inputs: withLineage.map((e, i) => ({ ...e, id: batch.events[i].id, time: batch.events[i].time })) };
     },
-    async appendIn(trx: Kysely<any>, prepared: readonly PreparedEmit[]) {
+    async appendIn(trx: Kysely<WorkflowTables>, prepared: readonly PreparedEmit[]) {
       const list = (prepared as Prepared[]).filter((p) => p.ids.length > 0);
       if (events.commitHooks) await events.appendInTransaction(trx, list.map((p) => p.batch));
       else for (const p of list) await outbox.write(trx, p.ns, p.ids[0], p.topic, p.inputs);

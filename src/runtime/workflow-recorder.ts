@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.ts';
 import type { AuditActor, AuditInput, Governance } from '../governance/index.ts';
-import type { JournalEntryInput, RunChange, RunRecorder, RunStatus, WorkflowRun } from '../workflows/index.ts';
+import type { JournalEntryInput, RunChange, RunRecorder, RunStatus, WorkflowRun, WorkflowTables } from '../workflows/index.ts';
 
 const ENGINE: AuditActor = { type: 'system', id: 'workflow-engine', authMethod: 'system', keyId: null };
 
@@ -23,7 +23,7 @@ const resource = (run: WorkflowRun) => `workflow:${run.id}`;
 export function workflowRecorder(governance: Governance, database: Database): RunRecorder {
   const { audit, lineage } = governance;
   return {
-    async stepsCommitted(trx: Kysely<any>, run: WorkflowRun, steps: readonly JournalEntryInput[]) {
+    async stepsCommitted(trx: Kysely<WorkflowTables>, run: WorkflowRun, steps: readonly JournalEntryInput[]) {
       for (const step of steps) {
         await lineage.record(
           {
@@ -38,7 +38,7 @@ export function workflowRecorder(governance: Governance, database: Database): Ru
         );
       }
     },
-    async runEnded(trx: Kysely<any>, run: WorkflowRun, end: { status: RunStatus; error?: { name: string; code?: string } }) {
+    async runEnded(trx: Kysely<WorkflowTables>, run: WorkflowRun, end: { status: RunStatus; error?: { name: string; code?: string } }) {
       await inTransaction(trx, {
         ns: run.ns,
         actor: ENGINE,
@@ -51,7 +51,7 @@ export function workflowRecorder(governance: Governance, database: Database): Ru
         output: { status: end.status },
       });
     },
-    async runChanged(trx: Kysely<any>, run: WorkflowRun, change: RunChange) {
+    async runChanged(trx: Kysely<WorkflowTables>, run: WorkflowRun, change: RunChange) {
       await inTransaction(trx, {
         ns: run.ns,
         actor: actorOf(change.by),
@@ -65,7 +65,7 @@ export function workflowRecorder(governance: Governance, database: Database): Ru
   };
 
   /** An audit record in the caller's transaction: it commits with the change it describes, or not at all. */
-  async function inTransaction(trx: Kysely<any>, entry: AuditInput): Promise<void> {
+  async function inTransaction(trx: Kysely<WorkflowTables>, entry: AuditInput): Promise<void> {
     const a = audit.inTransaction(entry, () => entry.output ?? null);
     if (database.sqlite) a.hook.sqlite(database.sqlite, []);
     else await a.hook.postgres(trx, []);

@@ -4,3 +4,4 @@ export { migrate } from './migrate.ts';
 export type { Migration, MigrateResult } from './migrate.ts';
 export { MIGRATIONS } from './migrations/index.ts';
 export { ensurePrivateDir, exposedMode, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tightenFiles } from './data-dir.ts';
+export type { JsonColumn, NullableJsonColumn, SharedDb } from './tables.ts';

@@ -11,6 +11,7 @@
  */
 export { SqlRunStore } from './store/sql-run-store.ts';
 export type { SqlRunStoreOptions } from './store/sql-run-store.ts';
+export type { WorkflowTables } from './store/tables.ts';
 export { DEFAULT_MAX_PAYLOAD_BYTES } from './store/payload.ts';
 export { TERMINAL_STATUSES, isTerminal } from './store/run-store.ts';
 export type {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Topic } from '../topic.ts';
+import type { EventsTables } from './tables.ts';
 
 /**
  * Splits a consumer group's partitions among its live members, across processes: each member
@@ -13,7 +14,7 @@ import type { Topic } from '../topic.ts';
  */
 export class GroupLeases {
   constructor(
-    private readonly db: Kysely<any>,
+    private readonly db: Kysely<EventsTables>,
     private readonly topic: Topic,
     private readonly group: string,
     private readonly member: string,

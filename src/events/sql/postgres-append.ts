@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { AppendBatch, AppendedPosition } from '../event-store.ts';
+import type { EventsTables } from './tables.ts';
 
 interface Pending {
   readonly batch: number;
@@ -20,12 +21,12 @@ interface Pending {
  * is then reported as a duplicate of the winner and its reserved offset stays unused (a gap,
  * never a reuse).
  */
-export async function appendPostgres(db: Kysely<any>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
+export async function appendPostgres(db: Kysely<EventsTables>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
   return db.transaction().execute((trx) => appendPostgresIn(trx, batches, ingestedAt));
 }
 
 /** The same append inside a transaction the caller holds. */
-export async function appendPostgresIn(trx: Kysely<any>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
+export async function appendPostgresIn(trx: Kysely<EventsTables>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
   {
     const out: AppendedPosition[][] = batches.map((b) => new Array<AppendedPosition>(b.events.length));
     const pendingByTopic = new Map<number, Pending[]>();

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { AiosError, systemClock, uuidv7, type Clock } from '../../core/index.ts';
-import type { Database } from '../../storage/index.ts';
+import type { Database, SharedDb } from '../../storage/index.ts';
 import type {
   AppendBatch,
   AppendedPosition,
@@ -19,6 +19,7 @@ import { appendPostgres, appendPostgresIn } from './postgres-append.ts';
 import { SqlConsumer } from './sql-consumer.ts';
 import { GroupLeases } from './group-leases.ts';
 import { asHeaders, parseStoredData, parseStoredHeaders } from '../stored-json.ts';
+import type { EventsTables } from './tables.ts';
 
 interface EventRow {
   partition: number;
@@ -40,14 +41,14 @@ const DELETE_SLICE = 20_000;
 export class SqlEventStore implements EventStore {
   readonly backend: 'sqlite' | 'postgres';
   readonly #database: Database;
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<EventsTables>;
   readonly #clock: Clock;
   readonly #appended = new EventEmitter();
   #appendSqlite?: ReturnType<typeof createSqliteAppender>;
 
   constructor(database: Database, opts: { clock?: Clock } = {}) {
     this.#database = database;
-    this.#db = database.db;
+    this.#db = database.db as Kysely<EventsTables>;
     this.backend = database.flags.name;
     this.#clock = opts.clock ?? systemClock;
     this.#appended.setMaxListeners(0);
@@ -60,7 +61,7 @@ export class SqlEventStore implements EventStore {
 
   async dropTopic(topic: Topic): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
-      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets', 'aios_group_leases', 'aios_group_members']) {
+      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets', 'aios_group_leases', 'aios_group_members'] as const) {
         await trx.deleteFrom(t).where('topic_id', '=', topic.topicId).execute();
       }
     });
@@ -81,14 +82,14 @@ export class SqlEventStore implements EventStore {
     return out;
   }
 
-  async appendInTransaction(trx: Kysely<any>, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
+  async appendInTransaction(trx: SharedDb, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
     const ingestedAt = this.#clock.now();
     if (this.#database.sqlite) {
       // The caller's Kysely transaction holds the one connection; its BEGIN is open on the handle.
       const appendSqlite = (this.#appendSqlite ??= createSqliteAppender(this.#database.sqlite));
       return appendSqlite.appendInOpen(batches, ingestedAt);
     }
-    return appendPostgresIn(trx, batches, ingestedAt);
+    return appendPostgresIn(trx as Kysely<EventsTables>, batches, ingestedAt);
   }
 
   announce(topics: readonly Topic[]): void {

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
+import type { SharedDb } from '../../storage/index.ts';
 import type { AuditRecord } from './audit-record.ts';
 import { appendRecordsIn, chain, type AuditDraft } from './append-records.ts';
 import { recordToRow, type AuditTables } from './audit-rows.ts';
@@ -14,7 +15,7 @@ import { hashPayload } from './canonical.ts';
 export interface InTransactionAudit {
   readonly hook: {
     sqlite(db: BetterSqlite3.Database, positions: readonly unknown[]): void;
-    postgres(trx: Kysely<any>, positions: readonly unknown[]): Promise<void>;
+    postgres(trx: SharedDb, positions: readonly unknown[]): Promise<void>;
   };
   /** The record, once the transaction that wrote it has committed (the caller says so). */
   committed(): AuditRecord;

@@ -29,6 +29,11 @@ interface Row {
   comment: string | null;
 }
 
+/** aios_policy_sets as migration 0003 creates it; `ns` is '*': the policy set is global. */
+interface PolicyTables {
+  aios_policy_sets: Row & { ns: string };
+}
+
 /**
  * The policy set, as data: every version is kept, the highest that compiles is active. A new
  * version is compiled (bounded, parsed, validated against the Cedar schema, pre-parsed) before
@@ -38,7 +43,7 @@ interface Row {
  * stays.
  */
 export class PolicyStore {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<PolicyTables>;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #authorizer: Authorizer;
@@ -51,7 +56,7 @@ export class PolicyStore {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(opts: { database: Database; clock: Clock; logger: Logger; authorizer: Authorizer }) {
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<PolicyTables>;
     this.#clock = opts.clock;
     this.#logger = opts.logger;
     this.#authorizer = opts.authorizer;
@@ -142,7 +147,7 @@ export class PolicyStore {
     return (await this.#db.selectFrom('aios_policy_sets').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst()) as Row | undefined;
   }
 
-  async #insert(version: number, text: string, hash: string, createdBy: string | null, comment: string | null, db: Kysely<any> = this.#db): Promise<void> {
+  async #insert(version: number, text: string, hash: string, createdBy: string | null, comment: string | null, db: Kysely<PolicyTables> = this.#db): Promise<void> {
     await db.insertInto('aios_policy_sets').values({ version, ns: '*', text, hash, created_at: this.#clock.now(), created_by: createdBy, comment }).execute();
   }
 

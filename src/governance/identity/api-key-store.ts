@@ -23,6 +23,11 @@ interface KeyRow {
   last_used_at: number | null;
 }
 
+/** The identity tables as migration 0003 creates them (aios_rate_limits belongs to the rate limiter's library). */
+interface IdentityTables {
+  aios_api_keys: KeyRow;
+}
+
 /** What AIOS tells about a key: never the key itself, never its hash. */
 export interface ApiKeyInfo {
   readonly id: string;
@@ -77,7 +82,7 @@ function info(r: KeyRow): ApiKeyInfo {
  * request path.
  */
 export class ApiKeyStore {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<IdentityTables>;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #cacheMs: number;
@@ -86,7 +91,7 @@ export class ApiKeyStore {
   readonly #touched = new Map<string, number>();
 
   constructor(opts: { database: Database; clock: Clock; logger: Logger; cacheMs?: number; touchIntervalMs?: number }) {
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<IdentityTables>;
     this.#clock = opts.clock;
     this.#logger = opts.logger;
     this.#cacheMs = opts.cacheMs ?? 5_000;

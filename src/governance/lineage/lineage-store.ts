@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { AiosError, uuidv7, type Clock, type IdGenerator } from '../../core/index.ts';
-import { translateDbError, type Database } from '../../storage/index.ts';
+import { translateDbError, type Database, type SharedDb } from '../../storage/index.ts';
 import { isValidLineageId, LINEAGE_KINDS, type LineageEdge, type LineageGraph, type LineageInput, type LineageKind, type LineageNode } from './lineage.ts';
 import { toEdge, toNode, type LineageNodeRow, type LineageTables } from './lineage-tables.ts';
 import { readLineageGraph } from './read-lineage-graph.ts';
@@ -79,7 +79,7 @@ export class LineageStore {
    *   await lineage.record({ ns, lineageId, kind: 'workflow_step', name: 'notify', ref: `wf:${runId}/step:3`, inputs: [decision.id] }, { trx });
    * });
    */
-  async record(node: LineageInput, opts: { trx?: Kysely<any> } = {}): Promise<LineageNode> {
+  async record(node: LineageInput, opts: { trx?: SharedDb } = {}): Promise<LineageNode> {
     const input = validateInput(node);
     const row: LineageNodeRow = {
       id: this.#newId(),
@@ -127,7 +127,7 @@ export class LineageStore {
         const r = rowFor(positions);
         insertNode(db).run(r.id, r.ns, r.lineage_id, r.kind, r.name, r.ref, r.attrs, r.created_at);
       },
-      async postgres(trx: Kysely<any>, positions: readonly unknown[]): Promise<void> {
+      async postgres(trx: SharedDb, positions: readonly unknown[]): Promise<void> {
         await (trx as Kysely<LineageTables>).insertInto('aios_lineage_nodes').values(rowFor(positions)).execute();
       },
     };

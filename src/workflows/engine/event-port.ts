@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { WorkflowTables } from '../store/tables.ts';
 
 /** An event a workflow emits: as an event-log producer sends it (`id` defaults to one derived from the run and position). */
 export interface EmitEvent {
@@ -43,13 +44,13 @@ export interface WorkflowEventPort {
   validateMatch(match: string): void;
   /** The next offset of each partition of the topic now; AIOS_EVENTS_TOPIC_NOT_FOUND for an unknown topic. */
   position(ns: string, topic: string): Promise<Record<number, number>>;
-  registerWait(trx: Kysely<any>, wait: EventWaitRecord): Promise<void>;
+  registerWait(trx: Kysely<WorkflowTables>, wait: EventWaitRecord): Promise<void>;
   /** The wait ended without its event (timed out, cancelled). */
   cancelWait(ns: string, runId: string, seq: number): Promise<void>;
   /** Validates events for `topic`; throws on any rejection (nothing is appended). */
   prepare(ns: string, topic: string, events: readonly EmitEvent[], lineageId: string): Promise<PreparedEmit>;
   /** Appends prepared events inside the journal transaction `trx`. */
-  appendIn(trx: Kysely<any>, prepared: readonly PreparedEmit[]): Promise<void>;
+  appendIn(trx: Kysely<WorkflowTables>, prepared: readonly PreparedEmit[]): Promise<void>;
   /** After the journal transaction committed. */
   committed(prepared: readonly PreparedEmit[]): void;
 }

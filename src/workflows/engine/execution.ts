@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AiosError, isAiosError, type Clock, type Logger } from '../../core/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import type { JournalEntry, JournalEntryInput, RunPatch, RunStore, WorkflowRun } from '../store/run-store.ts';
 import { setTimer, toError } from './timers.ts';
 import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowDefinition, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
@@ -139,7 +140,7 @@ export class Execution implements WorkflowContext {
       if (this.abandoned) return never();
       if (outcome.ok) {
         const port = this.#host.events;
-        const outbox = prepared.length && port ? async (trx: Kysely<any>) => void (await port.appendIn(trx, prepared)) : undefined;
+        const outbox = prepared.length && port ? async (trx: Kysely<WorkflowTables>) => void (await port.appendIn(trx, prepared)) : undefined;
         const [stored] = await this.#append([{ seq, kind: 'step', name, status: 'ok', result: outcome.value }], outbox);
         if (outbox) port!.committed(prepared);
         this.#host.metrics?.step(this.run.name, 'ok');
@@ -543,15 +544,15 @@ export class Execution implements WorkflowContext {
    * Journals the pending entries and `entries` in one transaction, with `also` (an outbox
    * append, an event wait) and the recorder's lineage nodes in it.
    */
-  async #append(entries: JournalEntryInput[], also?: (trx: Kysely<any>) => Promise<void>): Promise<JournalEntry[]> {
+  async #append(entries: JournalEntryInput[], also?: (trx: Kysely<WorkflowTables>) => Promise<void>): Promise<JournalEntry[]> {
     const all = [...this.#pending, ...entries];
     this.#pending = [];
     const recorder = this.#host.recorder;
     const steps = recorder ? all.filter((e) => e.kind === 'step') : [];
-    const hooks = [also, recorder && steps.length ? (trx: Kysely<any>) => recorder.stepsCommitted(trx, this.run, steps) : undefined].filter((h) => h !== undefined);
+    const hooks = [also, recorder && steps.length ? (trx: Kysely<WorkflowTables>) => recorder.stepsCommitted(trx, this.run, steps) : undefined].filter((h) => h !== undefined);
     const opts = hooks.length
       ? {
-          also: async (trx: Kysely<any>) => {
+          also: async (trx: Kysely<WorkflowTables>) => {
             for (const h of hooks) await h(trx);
           },
         }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { WorkflowTables } from '../store/tables.ts';
 import type { JournalEntryInput, RunError, RunStatus, WorkflowRun } from '../store/run-store.ts';
 
 /** A change to a run made from outside it (an API call, a schedule, the library). */
@@ -17,9 +18,9 @@ export interface RunChange {
  */
 export interface RunRecorder {
   /** Inside the transaction that journals these step results (kind 'step' only). */
-  stepsCommitted(trx: Kysely<any>, run: WorkflowRun, steps: readonly JournalEntryInput[]): Promise<void>;
+  stepsCommitted(trx: Kysely<WorkflowTables>, run: WorkflowRun, steps: readonly JournalEntryInput[]): Promise<void>;
   /** Inside the transaction that records the run's end. */
-  runEnded(trx: Kysely<any>, run: WorkflowRun, end: { readonly status: RunStatus; readonly error?: RunError }): Promise<void>;
+  runEnded(trx: Kysely<WorkflowTables>, run: WorkflowRun, end: { readonly status: RunStatus; readonly error?: RunError }): Promise<void>;
   /** Inside the transaction of an outside change to the run, with the run as changed. */
-  runChanged(trx: Kysely<any>, run: WorkflowRun, change: RunChange): Promise<void>;
+  runChanged(trx: Kysely<WorkflowTables>, run: WorkflowRun, change: RunChange): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { insertLockedSignal, lockRun } from '../store/send-signal.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
 import { eventSignal } from '../engine/signals.ts';
@@ -15,7 +16,7 @@ import { eventSignal } from '../engine/signals.ts';
  * A crash before the commit leaves the row, so the next tick delivers again: exactly once.
  */
 export async function deliverEvent(
-  db: Kysely<any>,
+  db: Kysely<WorkflowTables>,
   flags: DialectFlags,
   wait: { ns: string; runId: string; seq: number },
   payload: string,

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { isAiosError, systemClock, type Clock, type Logger } from '../../core/index.ts';
 import type { EventLog, StoredEvent, Topic } from '../../events/index.ts';
-import type { Database } from '../../storage/index.ts';
+import type { Database, SharedDb } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { isTerminal, type RunStatus } from '../store/run-store.ts';
 import { compileCel, toCelEvent, type CelEvent } from './cel.ts';
 import { eventSignal } from '../engine/signals.ts';
@@ -49,7 +50,7 @@ const MIN_GAP_MS = 10;
  */
 export class EventWaits {
   readonly #database: Database;
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<WorkflowTables>;
   readonly #events: EventLog;
   readonly #clock: Clock;
   readonly #log?: Logger;
@@ -66,7 +67,7 @@ export class EventWaits {
 
   constructor(opts: EventWaitsOptions) {
     this.#database = opts.database;
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<WorkflowTables>;
     this.#events = opts.events;
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger;
@@ -82,9 +83,9 @@ export class EventWaits {
   }
 
   /** Records a wait inside the caller's transaction; a second call for the same (ns, runId, seq) does nothing. */
-  async register(trx: Kysely<any>, w: EventWaitInput): Promise<void> {
+  async register(trx: SharedDb, w: EventWaitInput): Promise<void> {
     compileCel(w.match);
-    await insertWait(trx, w, this.#clock.now());
+    await insertWait(trx as Kysely<WorkflowTables>, w, this.#clock.now());
   }
 
   /**
@@ -97,13 +98,13 @@ export class EventWaits {
   }
 
   /** Removes a wait (timed out or cancelled); true when it was still open. Pass `trx` to do it in a transaction of yours. */
-  async cancel(ns: string, runId: string, seq: number, trx: Kysely<any> = this.#db): Promise<boolean> {
-    return deleteWait(trx, { ns, runId, seq });
+  async cancel(ns: string, runId: string, seq: number, trx: SharedDb = this.#db): Promise<boolean> {
+    return deleteWait(trx as Kysely<WorkflowTables>, { ns, runId, seq });
   }
 
   /** Removes every open wait of a run; returns how many. */
-  async cancelRun(ns: string, runId: string, trx: Kysely<any> = this.#db): Promise<number> {
-    return deleteRunWaits(trx, ns, runId);
+  async cancelRun(ns: string, runId: string, trx: SharedDb = this.#db): Promise<number> {
+    return deleteRunWaits(trx as Kysely<WorkflowTables>, ns, runId);
   }
 
   /** Runs the matcher loop: on each in-process append to a watched topic, and every `pollMs`. */

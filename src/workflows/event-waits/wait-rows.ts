@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 
 /** Partition → the first offset that may match. */
 export type Positions = Record<number, number>;
@@ -19,7 +20,7 @@ export interface WaitRow {
 export type WaitKey = Pick<WaitRow, 'ns' | 'runId' | 'seq'>;
 
 export async function insertWait(
-  db: Kysely<any>,
+  db: Kysely<WorkflowTables>,
   w: { ns: string; runId: string; seq: number; topic: string; match: string; deadline: number | null; after: Positions },
   now: number,
 ): Promise<void> {
@@ -35,7 +36,7 @@ export async function insertWait(
  * table over successive ticks when it is larger than one batch), each with its run's status by a
  * left join on the run's primary key.
  */
-export async function loadWaits(db: Kysely<any>, flags: DialectFlags, from: WaitKey | null, limit: number): Promise<WaitRow[]> {
+export async function loadWaits(db: Kysely<WorkflowTables>, flags: DialectFlags, from: WaitKey | null, limit: number): Promise<WaitRow[]> {
   let q = db
     .selectFrom('aios_wf_event_waits as w')
     .leftJoin('aios_wf_runs as r', (j) => j.onRef('r.ns', '=', 'w.ns').onRef('r.id', '=', 'w.run_id'))
@@ -43,7 +44,7 @@ export async function loadWaits(db: Kysely<any>, flags: DialectFlags, from: Wait
     .select(flags.jsonType === 'jsonb' ? sql<string>`w.after::text`.as('after') : sql<string>`w.after`.as('after'));
   if (from) q = q.where((eb) => eb(eb.refTuple('w.ns', 'w.run_id', 'w.seq'), '>', eb.tuple(from.ns, from.runId, from.seq)));
   const rows = await q.orderBy('w.ns').orderBy('w.run_id').orderBy('w.seq').limit(limit).execute();
-  return rows.map((r: any) => ({
+  return rows.map((r) => ({
     ns: r.ns,
     runId: r.run_id,
     seq: Number(r.seq),
@@ -61,12 +62,12 @@ function parsePositions(text: string): Positions {
   return out;
 }
 
-export async function deleteWait(db: Kysely<any>, w: WaitKey): Promise<boolean> {
+export async function deleteWait(db: Kysely<WorkflowTables>, w: WaitKey): Promise<boolean> {
   const r = await db.deleteFrom('aios_wf_event_waits').where('ns', '=', w.ns).where('run_id', '=', w.runId).where('seq', '=', w.seq).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 
-export async function deleteRunWaits(db: Kysely<any>, ns: string, runId: string): Promise<number> {
+export async function deleteRunWaits(db: Kysely<WorkflowTables>, ns: string, runId: string): Promise<number> {
   const r = await db.deleteFrom('aios_wf_event_waits').where('ns', '=', ns).where('run_id', '=', runId).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
@@ -76,7 +77,7 @@ export async function deleteRunWaits(db: Kysely<any>, ns: string, runId: string)
  * meanwhile (delivered, cancelled) is simply not updated. Two matchers may write in either
  * order; an `after` moved back only costs a rescan of events that did not match.
  */
-export async function advanceWaits(db: Kysely<any>, moves: readonly { key: WaitKey; after: Positions }[]): Promise<void> {
+export async function advanceWaits(db: Kysely<WorkflowTables>, moves: readonly { key: WaitKey; after: Positions }[]): Promise<void> {
   if (!moves.length) return;
   await db.transaction().execute(async (trx) => {
     for (const { key, after } of moves) {

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { isAiosError, systemClock, type Clock, type Logger } from '../../core/index.ts';
 import type { EventInput, EventLog } from '../../events/index.ts';
-import type { Database } from '../../storage/index.ts';
+import type { Database, SharedDb } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 
 export interface OutboxRelayOptions {
   readonly database: Database;
@@ -36,7 +37,7 @@ const BATCH = 100;
  * relay.wake();
  */
 export class OutboxRelay {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<WorkflowTables>;
   readonly #database: Database;
   readonly #events: EventLog;
   readonly #logger: Logger;
@@ -49,7 +50,7 @@ export class OutboxRelay {
 
   constructor(opts: OutboxRelayOptions) {
     this.#database = opts.database;
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<WorkflowTables>;
     this.#events = opts.events;
     this.#logger = opts.logger;
     this.#clock = opts.clock ?? systemClock;
@@ -57,8 +58,8 @@ export class OutboxRelay {
   }
 
   /** Records a batch inside the caller's transaction; a second write of the same key keeps the first. */
-  async write(trx: Kysely<any>, ns: string, key: string, topic: string, events: readonly EventInput[]): Promise<void> {
-    await trx
+  async write(trx: SharedDb, ns: string, key: string, topic: string, events: readonly EventInput[]): Promise<void> {
+    await (trx as Kysely<WorkflowTables>)
       .insertInto('aios_wf_outbox')
       .values({ ns, key, topic, events: JSON.stringify(events), created_at: this.#clock.now() })
       .onConflict((oc) => oc.columns(['ns', 'key']).doNothing())

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import type { ScheduleUpdate, WorkflowTables } from '../store/tables.ts';
 
 export interface FireClaim {
   readonly ns: string;
@@ -31,8 +32,8 @@ export interface FireClaim {
  * `start_pending = 1`, so a crash between this claim and the run's creation is repaired by the
  * next tick of any scheduler (see `pendingStarts`), with the same id.
  */
-export async function claimFire(db: Kysely<any>, c: FireClaim): Promise<boolean> {
-  const set: Record<string, unknown> = { next_fire_at: c.nextFireAt };
+export async function claimFire(db: Kysely<WorkflowTables>, c: FireClaim): Promise<boolean> {
+  const set: ScheduleUpdate = { next_fire_at: c.nextFireAt };
   if (c.firedAt !== undefined) set.last_fire_at = c.firedAt;
   if (c.runId !== undefined) Object.assign(set, { last_run_id: c.runId, start_pending: 1 });
   if (c.buffer !== undefined) set.buffered = sql`coalesce(buffered, ${c.buffer})`;

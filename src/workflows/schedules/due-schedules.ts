@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { scheduleColumns, type ScheduleRow } from './schedule-rows.ts';
 
 /**
@@ -8,7 +9,7 @@ import { scheduleColumns, type ScheduleRow } from './schedule-rows.ts';
  * claim that follows (claimFire) is what decides who fires, so two schedulers may read the same
  * rows and only one of them fires each.
  */
-export async function dueSchedules(db: Kysely<any>, flags: DialectFlags, now: number, limit: number): Promise<ScheduleRow[]> {
+export async function dueSchedules(db: Kysely<WorkflowTables>, flags: DialectFlags, now: number, limit: number): Promise<ScheduleRow[]> {
   return (await db
     .selectFrom('aios_wf_schedules')
     .select(scheduleColumns(flags))
@@ -25,7 +26,7 @@ export async function dueSchedules(db: Kysely<any>, flags: DialectFlags, now: nu
  * (`start_pending = 1`), or a fire buffered by overlap 'buffer_one'. Few rows; served by the
  * partial index aios_wf_schedules_followup.
  */
-export async function followUpSchedules(db: Kysely<any>, flags: DialectFlags, limit: number): Promise<ScheduleRow[]> {
+export async function followUpSchedules(db: Kysely<WorkflowTables>, flags: DialectFlags, limit: number): Promise<ScheduleRow[]> {
   return (await db
     .selectFrom('aios_wf_schedules')
     .select(scheduleColumns(flags))

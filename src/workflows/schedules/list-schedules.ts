@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import { scheduleColumns, type ScheduleRow } from './schedule-rows.ts';
 
 export const MAX_SCHEDULE_LIST_LIMIT = 1000;
@@ -11,7 +12,7 @@ export const MAX_SCHEDULE_LIST_LIMIT = 1000;
  * between pages are neither skipped nor repeated. One row more than asked says whether there is
  * a next page.
  */
-export async function listSchedules(db: Kysely<any>, flags: DialectFlags, ns: string, opts: { limit: number; after?: string }): Promise<{ rows: ScheduleRow[]; next?: string }> {
+export async function listSchedules(db: Kysely<WorkflowTables>, flags: DialectFlags, ns: string, opts: { limit: number; after?: string }): Promise<{ rows: ScheduleRow[]; next?: string }> {
   const limit = Math.min(Math.max(Math.trunc(opts.limit) || 1, 1), MAX_SCHEDULE_LIST_LIMIT);
   let q = db.selectFrom('aios_wf_schedules').select(scheduleColumns(flags)).where('ns', '=', ns);
   if (opts.after !== undefined) q = q.where('id', '>', parseCursor(opts.after));

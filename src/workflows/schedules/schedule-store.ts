@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AiosError, checkIdentifier, systemClock, type Clock } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
+import type { ScheduleUpdate, WorkflowTables } from '../store/tables.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../store/payload.ts';
 import { compileCron } from './cron.ts';
 import { listSchedules } from './list-schedules.ts';
@@ -85,13 +86,13 @@ export interface ScheduleStoreOptions {
  * await schedules.update('plant-a', 'daily-report', { paused: true });
  */
 export class ScheduleStore {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<WorkflowTables>;
   readonly #flags: DialectFlags;
   readonly #clock: Clock;
   readonly #limit: number;
 
   constructor(opts: ScheduleStoreOptions) {
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<WorkflowTables>;
     this.#flags = opts.database.flags;
     this.#clock = opts.clock ?? systemClock;
     this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -158,7 +159,7 @@ export class ScheduleStore {
     const current = await this.get(ns, id);
     if (!current) throw new AiosError('AIOS_NOT_FOUND', `no schedule ${id} in namespace ${ns}`);
     const now = this.#clock.now();
-    const set: Record<string, unknown> = { updated_at: now };
+    const set: ScheduleUpdate = { updated_at: now };
     if ('input' in patch) set.input = encodePayload(patch.input, this.#limit, `the input of schedule ${ns}/${id}`);
     if (patch.overlap !== undefined) set.overlap = oneOf(patch.overlap, OVERLAP_POLICIES, 'overlap');
     if (patch.catchUp !== undefined) set.catch_up = oneOf(patch.catchUp, CATCH_UP_POLICIES, 'catchUp');

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { isAiosError, type Clock, type Logger } from '../../core/index.ts';
 import type { Database, DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 import type { WorkflowEngine } from '../engine/index.ts';
 import { isTerminal } from '../store/run-store.ts';
 import { claimFire } from './claim-fire.ts';
@@ -46,7 +47,7 @@ export interface TickResult {
  * await scheduler.stop();
  */
 export class Scheduler {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<WorkflowTables>;
   readonly #flags: DialectFlags;
   readonly #engine: WorkflowEngine;
   readonly #clock: Clock;
@@ -59,7 +60,7 @@ export class Scheduler {
   #ticking?: Promise<TickResult>;
 
   constructor(opts: SchedulerOptions) {
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<WorkflowTables>;
     this.#flags = opts.database.flags;
     this.#engine = opts.engine;
     this.#clock = opts.clock;

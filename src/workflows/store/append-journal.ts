@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { fence, leaseLost } from './fence.ts';
 import { IsolatedFailure } from './write-batcher.ts';
 import { journalColumns, type JournalRow } from './run-rows.ts';
@@ -18,10 +19,10 @@ export const ROWS_PER_INSERT = 500;
  * takes (event partitions, the audit head): one lock order, no deadlock with the event log.
  */
 export async function appendJournal(
-  trx: Kysely<any>,
+  trx: Kysely<WorkflowTables>,
   flags: DialectFlags,
   spec: AppendSpec,
-  also?: (trx: Kysely<any>) => Promise<void>,
+  also?: (trx: Kysely<WorkflowTables>) => Promise<void>,
   pre?: FenceOutcome,
 ): Promise<JournalRow[]> {
   const { rows } = spec;
@@ -84,7 +85,7 @@ const MAX_PARAMS = 30_000;
  * statement per chunk through data-modifying CTEs: an entry is inserted only if its run's fence
  * matched. One round trip for a whole group-commit batch instead of one or two per append.
  */
-export async function fenceAndInsertMany(trx: Kysely<any>, specs: readonly AppendSpec[]): Promise<FenceOutcome[]> {
+export async function fenceAndInsertMany(trx: Kysely<WorkflowTables>, specs: readonly AppendSpec[]): Promise<FenceOutcome[]> {
   const out: FenceOutcome[] = [];
   let chunk: AppendSpec[] = [];
   let params = 0;
@@ -103,7 +104,7 @@ export async function fenceAndInsertMany(trx: Kysely<any>, specs: readonly Appen
   return out;
 }
 
-async function fenceAndInsertChunk(trx: Kysely<any>, specs: readonly AppendSpec[]): Promise<FenceOutcome[]> {
+async function fenceAndInsertChunk(trx: Kysely<WorkflowTables>, specs: readonly AppendSpec[]): Promise<FenceOutcome[]> {
   const now = specs[0].fenced.now;
   const keys = sql.join(specs.map((s) => sql`(${s.fenced.ns}::text, ${s.fenced.runId}::text, ${s.fenced.epoch}::bigint)`));
   // Each row carries its append's epoch: two appends to one run in a batch (a zombie's and the

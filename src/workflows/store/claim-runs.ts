@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
 
 /**
@@ -24,7 +25,7 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * long-waiting owned runs, splitting the three branches into separate index scans would be the
  * next step; the engine claims in batches, so this runs once per poll, not per step.
  */
-export async function claimRuns(db: Kysely<any>, flags: DialectFlags, workerId: string, now: number, leaseMs: number, limit: number): Promise<RunRow[]> {
+export async function claimRuns(db: Kysely<WorkflowTables>, flags: DialectFlags, workerId: string, now: number, leaseMs: number, limit: number): Promise<RunRow[]> {
   const cutoff = now - leaseMs;
   const runnable = sql`r.status in ('pending', 'running', 'waiting') and (
       (r.owner is null and (r.status <> 'waiting' or r.wake_at <= ${now}))

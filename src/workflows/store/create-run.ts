@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
 
 /**
@@ -9,7 +10,7 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * sees `created: true`. The insert is tried first because a new id is the common case: one round
  * trip, where select-then-insert would need two and still have to handle the race.
  */
-export async function createRun(db: Kysely<any>, flags: DialectFlags, row: RunRow, also?: (trx: Kysely<any>, row: RunRow) => Promise<void>): Promise<{ row: RunRow; created: boolean }> {
+export async function createRun(db: Kysely<WorkflowTables>, flags: DialectFlags, row: RunRow, also?: (trx: Kysely<WorkflowTables>, row: RunRow) => Promise<void>): Promise<{ row: RunRow; created: boolean }> {
   if (also) {
     return db.transaction().execute(async (trx) => {
       const r = await createRun(trx, flags, row);

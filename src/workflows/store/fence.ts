@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { IsolatedFailure } from './write-batcher.ts';
 
 /**
@@ -15,14 +16,14 @@ import { IsolatedFailure } from './write-batcher.ts';
  * with SQLITE_BUSY. The cost is one HOT tuple version per write on PostgreSQL (updated_at is in
  * no index), and it gives the claim its proof that the owner is alive.
  */
-export async function fence(trx: Kysely<any>, ns: string, runId: string, epoch: number, now: number): Promise<void> {
+export async function fence(trx: Kysely<WorkflowTables>, ns: string, runId: string, epoch: number, now: number): Promise<void> {
   const r = await trx.updateTable('aios_wf_runs').set({ updated_at: now }).where('ns', '=', ns).where('id', '=', runId).where('epoch', '=', epoch).executeTakeFirst();
   // Nothing was written: the failure is this operation's alone, a shared transaction goes on.
   if (Number(r.numUpdatedRows) === 0) throw new IsolatedFailure(await leaseLost(trx, ns, runId, epoch));
 }
 
 /** The error for a fenced write that changed nothing, saying what the run's epoch is now. */
-export async function leaseLost(db: Kysely<any>, ns: string, runId: string, epoch: number): Promise<AiosError> {
+export async function leaseLost(db: Kysely<WorkflowTables>, ns: string, runId: string, epoch: number): Promise<AiosError> {
   const row = await db.selectFrom('aios_wf_runs').select(['epoch', 'owner']).where('ns', '=', ns).where('id', '=', runId).executeTakeFirst();
   if (!row) return new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
   return new AiosError(

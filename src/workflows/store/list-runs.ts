@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
 import type { ListRunsOptions } from './run-store.ts';
 
@@ -13,7 +14,7 @@ export const MAX_LIST_LIMIT = 1000;
  * which neither skips nor repeats a run when runs are created between pages. One row more than
  * asked says whether there is a next page.
  */
-export async function listRuns(db: Kysely<any>, flags: DialectFlags, ns: string, opts: ListRunsOptions): Promise<{ rows: RunRow[]; next?: string }> {
+export async function listRuns(db: Kysely<WorkflowTables>, flags: DialectFlags, ns: string, opts: ListRunsOptions): Promise<{ rows: RunRow[]; next?: string }> {
   const limit = Math.min(Math.max(Math.trunc(opts.limit), 1), MAX_LIST_LIMIT);
   let q = db.selectFrom('aios_wf_runs').select(runColumns(flags)).where('ns', '=', ns);
   if (opts.name !== undefined) q = q.where('name', '=', opts.name);

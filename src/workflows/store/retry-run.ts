@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
 
 /**
@@ -12,12 +13,12 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * retry is for after a deploy that fixed the cause. Returns the run as it is now.
  */
 export async function retryRun(
-  db: Kysely<any>,
+  db: Kysely<WorkflowTables>,
   flags: DialectFlags,
   ns: string,
   runId: string,
   now: number,
-  also?: (trx: Kysely<any>, row: RunRow) => Promise<void>,
+  also?: (trx: Kysely<WorkflowTables>, row: RunRow) => Promise<void>,
 ): Promise<{ row: RunRow; fromSeq: number | null }> {
   return db.transaction().execute(async (trx) => {
     const run = (await trx
@@ -46,7 +47,7 @@ export async function retryRun(
     }
     const row = (await trx
       .updateTable('aios_wf_runs')
-      .set({ status: 'pending', error: null, output: null, owner: null, wake_at: null, completed_at: null, cancel_requested: 0, updated_at: now, epoch: (eb: any) => eb('epoch', '+', 1) })
+      .set({ status: 'pending', error: null, output: null, owner: null, wake_at: null, completed_at: null, cancel_requested: 0, updated_at: now, epoch: (eb) => eb('epoch', '+', 1) })
       .where('ns', '=', ns)
       .where('id', '=', runId)
       .returning(runColumns(flags))

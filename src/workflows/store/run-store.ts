@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../../core/index.ts';
+import type { WorkflowTables } from './tables.ts';
 
 export type RunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'terminated';
 
@@ -91,7 +92,7 @@ export interface JournalEntry extends JournalEntryInput {
 
 /** For an outside change to a run: `also(trx, run)` runs inside its transaction, with the run as changed. */
 export interface ChangeOptions {
-  readonly also?: (trx: Kysely<any>, run: WorkflowRun) => Promise<void>;
+  readonly also?: (trx: Kysely<WorkflowTables>, run: WorkflowRun) => Promise<void>;
 }
 
 export interface AppendJournalOptions {
@@ -101,7 +102,7 @@ export interface AppendJournalOptions {
    * every statement (on SQLite the database has one connection, which the transaction holds).
    * Skipped when every entry was already stored: that earlier transaction committed its own.
    */
-  readonly also?: (trx: Kysely<any>) => Promise<void>;
+  readonly also?: (trx: Kysely<WorkflowTables>) => Promise<void>;
 }
 
 /** A fenced change to a run. Absent fields are left as they are. */

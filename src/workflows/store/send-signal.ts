@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
 import { notifyWake } from './wake-ups.ts';
 import { isTerminal, type RunStatus } from './run-store.ts';
@@ -16,11 +17,11 @@ import { isTerminal, type RunStatus } from './run-store.ts';
  * signal is not fenced: anyone allowed to signal may, whoever holds the run.
  */
 export async function sendSignal(
-  db: Kysely<any>,
+  db: Kysely<WorkflowTables>,
   flags: DialectFlags,
   signal: { ns: string; runId: string; name: string; payload: string | null },
   now: number,
-  also?: (trx: Kysely<any>, row: RunRow) => Promise<void>,
+  also?: (trx: Kysely<WorkflowTables>, row: RunRow) => Promise<void>,
 ): Promise<{ seq: number }> {
   const { ns, runId } = signal;
   return db.transaction().execute(async (trx) => {
@@ -34,7 +35,7 @@ export async function sendSignal(
 }
 
 /** Locks one run row for the rest of the transaction and reads what decides the next step. */
-export async function lockRun(trx: Kysely<any>, flags: DialectFlags, ns: string, id: string): Promise<{ status: string; owner: string | null } | undefined> {
+export async function lockRun(trx: Kysely<WorkflowTables>, flags: DialectFlags, ns: string, id: string): Promise<{ status: string; owner: string | null } | undefined> {
   let q = trx.selectFrom('aios_wf_runs').select(['status', 'owner']).where('ns', '=', ns).where('id', '=', id);
   if (flags.concurrentWriters) q = q.forUpdate();
   else await trx.updateTable('aios_wf_runs').set((eb) => ({ epoch: eb.ref('epoch') })).where('ns', '=', ns).where('id', '=', id).execute();
@@ -47,7 +48,7 @@ export async function lockRun(trx: Kysely<any>, flags: DialectFlags, ns: string,
  * owner; on PostgreSQL, notify listeners at commit. Shared by sendSignal and the event-wait matcher, which delivers in its own transaction.
  */
 export async function insertLockedSignal(
-  trx: Kysely<any>,
+  trx: Kysely<WorkflowTables>,
   flags: DialectFlags,
   signal: { ns: string; runId: string; name: string; payload: string | null },
   run: { status: string; owner: string | null },

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { AiosError, checkIdentifier, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../../core/index.ts';
 import { translateDbError, type Database, type DialectFlags } from '../../storage/index.ts';
+import type { RunUpdate, WorkflowTables } from './tables.ts';
 import { appendJournal, fenceAndInsertMany, ROWS_PER_INSERT, type AppendSpec, type FenceOutcome } from './append-journal.ts';
 import { claimRuns } from './claim-runs.ts';
 import { createRun } from './create-run.ts';
@@ -53,7 +54,7 @@ const STATUSES: readonly RunStatus[] = ['pending', 'running', 'waiting', 'comple
  */
 export class SqlRunStore implements RunStore {
   readonly #database: Database;
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<WorkflowTables>;
   readonly #flags: DialectFlags;
   readonly #clock: Clock;
   readonly #limit: number;
@@ -68,7 +69,7 @@ export class SqlRunStore implements RunStore {
 
   constructor(opts: SqlRunStoreOptions) {
     this.#database = opts.database;
-    this.#db = opts.database.db;
+    this.#db = opts.database.db as Kysely<WorkflowTables>;
     this.#flags = opts.database.flags;
     this.#clock = opts.clock ?? systemClock;
     this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -237,7 +238,7 @@ export class SqlRunStore implements RunStore {
   async update(ns: string, runId: string, epoch: number, patch: RunPatch, opts: AppendJournalOptions = {}): Promise<WorkflowRun> {
     const now = this.#clock.now();
     const what = `workflow run ${ns}/${runId}`;
-    const set: Record<string, unknown> = {};
+    const set: RunUpdate = {};
     if (patch.status !== undefined) {
       if (!STATUSES.includes(patch.status)) throw new AiosError('AIOS_BAD_REQUEST', `unknown run status "${patch.status}"; use one of ${STATUSES.join(', ')}`);
       set.status = patch.status;
@@ -288,8 +289,8 @@ export class SqlRunStore implements RunStore {
   }
 
   /** One unfenced statement on a run that has not finished; a finished run is returned as it is. */
-  async #updateUnfinished(ns: string, runId: string, set: Record<string, unknown>, opts: ChangeOptions): Promise<WorkflowRun> {
-    const apply = async (db: Kysely<any>) => {
+  async #updateUnfinished(ns: string, runId: string, set: RunUpdate, opts: ChangeOptions): Promise<WorkflowRun> {
+    const apply = async (db: Kysely<WorkflowTables>) => {
       const changed = (await db
         .updateTable('aios_wf_runs')
         .set(set)
@@ -322,7 +323,7 @@ export class SqlRunStore implements RunStore {
 }
 
 /** A ChangeOptions `also` as the row-level helpers take it. */
-function withRun(opts: ChangeOptions): ((trx: Kysely<any>, row: RunRow) => Promise<void>) | undefined {
+function withRun(opts: ChangeOptions): ((trx: Kysely<WorkflowTables>, row: RunRow) => Promise<void>) | undefined {
   const also = opts.also;
   return also ? (trx, row) => also(trx, toRun(row)) : undefined;
 }

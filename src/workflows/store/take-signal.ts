@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 import { fence } from './fence.ts';
 import { signalColumns, type SignalRow } from './run-rows.ts';
 
@@ -12,7 +13,7 @@ import { signalColumns, type SignalRow } from './run-rows.ts';
  * makes a replayed wait idempotent. Undefined when no signal of that name is waiting.
  */
 export async function takeSignal(
-  trx: Kysely<any>,
+  trx: Kysely<WorkflowTables>,
   flags: DialectFlags,
   fenced: { ns: string; runId: string; epoch: number; now: number },
   name: string,

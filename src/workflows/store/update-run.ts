@@ -1,5 +1,6 @@
 import type { Expression, Kysely, SqlBool } from 'kysely';
 import type { DialectFlags } from '../../storage/index.ts';
+import type { RunUpdate, WorkflowTables } from './tables.ts';
 import { leaseLost } from './fence.ts';
 import { IsolatedFailure } from './write-batcher.ts';
 import { runColumns, type RunRow } from './run-rows.ts';
@@ -17,13 +18,13 @@ import { runColumns, type RunRow } from './run-rows.ts';
  * sees any signal committed before; a signal committed after sees the released row and wakes it.
  */
 export async function updateRun(
-  trx: Kysely<any>,
+  trx: Kysely<WorkflowTables>,
   flags: DialectFlags,
   fenced: { ns: string; runId: string; epoch: number; now: number },
-  set: Record<string, unknown>,
+  set: RunUpdate,
   wakeOnSignals: readonly string[],
   wakeOnCancel = true,
-  also?: (trx: Kysely<any>) => Promise<void>,
+  also?: (trx: Kysely<WorkflowTables>) => Promise<void>,
 ): Promise<RunRow> {
   const row = await update(trx, flags, fenced, set, wakeOnSignals, wakeOnCancel);
   if (also) await also(trx);
@@ -31,10 +32,10 @@ export async function updateRun(
 }
 
 async function update(
-  trx: Kysely<any>,
+  trx: Kysely<WorkflowTables>,
   flags: DialectFlags,
   fenced: { ns: string; runId: string; epoch: number; now: number },
-  set: Record<string, unknown>,
+  set: RunUpdate,
   wakeOnSignals: readonly string[],
   wakeOnCancel: boolean,
 ): Promise<RunRow> {

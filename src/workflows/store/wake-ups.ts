@@ -2,6 +2,7 @@ import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
+import type { WorkflowTables } from './tables.ts';
 
 /** The PostgreSQL channel of workflow wake-ups. */
 export const WAKE_CHANNEL = 'aios_wf_wake';
@@ -18,7 +19,7 @@ export interface Wake {
  * that spares workers the wait for their next poll (polling stays the guarantee). PostgreSQL
  * only (`flags.listenNotify`): SQLite's single process is woken in memory.
  */
-export async function notifyWake(db: Kysely<any>, wake: Wake, origin: string | null = null): Promise<void> {
+export async function notifyWake(db: Kysely<WorkflowTables>, wake: Wake, origin: string | null = null): Promise<void> {
   await sql`select pg_notify(${WAKE_CHANNEL}, ${JSON.stringify([wake.ns, wake.id, wake.signal ?? null, origin])})`.execute(db);
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { WorkflowTables } from './tables.ts';
 
 /**
  * Thrown by a batched operation that failed before writing anything (a lost lease found by the
@@ -15,7 +16,7 @@ export class IsolatedFailure extends Error {
 }
 
 interface Queued {
-  readonly op: (trx: Kysely<any>, pre?: unknown) => Promise<unknown>;
+  readonly op: (trx: Kysely<WorkflowTables>, pre?: unknown) => Promise<unknown>;
   readonly merge?: Merge;
   readonly autocommit?: boolean;
   readonly resolve: (v: unknown) => void;
@@ -33,7 +34,7 @@ export interface Merge {
  * transaction, before any operation runs: one result (`pre`) per data, in order, handed to its
  * operation. Throwing fails the whole transaction (each operation is then retried alone).
  */
-export type Merger = (trx: Kysely<any>, datas: readonly unknown[]) => Promise<unknown[]>;
+export type Merger = (trx: Kysely<WorkflowTables>, datas: readonly unknown[]) => Promise<unknown[]>;
 
 /** Most operations committed in one transaction. */
 const MAX_BATCH = 256;
@@ -56,11 +57,11 @@ class Lane {
  * locks (short of a zombie worker writing to a run it lost; the database then resolves it).
  */
 export class WriteBatcher {
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<WorkflowTables>;
   readonly #lanes: Lane[];
   readonly #mergers: Readonly<Record<string, Merger>>;
 
-  constructor(db: Kysely<any>, lanes = 1, mergers: Readonly<Record<string, Merger>> = {}) {
+  constructor(db: Kysely<WorkflowTables>, lanes = 1, mergers: Readonly<Record<string, Merger>> = {}) {
     this.#db = db;
     this.#lanes = Array.from({ length: Math.max(1, lanes) }, () => new Lane());
     this.#mergers = mergers;
@@ -73,7 +74,7 @@ export class WriteBatcher {
    * runs without BEGIN and COMMIT (two round trips fewer): only for one whose writes are a
    * single statement, atomic by itself.
    */
-  run<T>(key: string, op: (trx: Kysely<any>, pre?: unknown) => Promise<T>, opts: { merge?: Merge; autocommit?: boolean } = {}): Promise<T> {
+  run<T>(key: string, op: (trx: Kysely<WorkflowTables>, pre?: unknown) => Promise<T>, opts: { merge?: Merge; autocommit?: boolean } = {}): Promise<T> {
     const lane = this.#lanes.length === 1 ? this.#lanes[0] : this.#lanes[hash(key) % this.#lanes.length];
     const merge = opts.merge && this.#mergers[opts.merge.group] ? opts.merge : undefined;
     return new Promise<T>((resolve, reject) => {
@@ -123,7 +124,7 @@ export class WriteBatcher {
   }
 
   /** Runs each merge group's merger over its operations; their results by operation. */
-  async #merged(trx: Kysely<any>, batch: readonly Queued[]): Promise<Map<Queued, unknown>> {
+  async #merged(trx: Kysely<WorkflowTables>, batch: readonly Queued[]): Promise<Map<Queued, unknown>> {
     const pres = new Map<Queued, unknown>();
     const groups = new Map<string, Queued[]>();
     for (const q of batch) {
@@ -141,7 +142,7 @@ export class WriteBatcher {
 
   async #alone(q: Queued): Promise<void> {
     try {
-      const run = async (db: Kysely<any>) => q.op(db, (await this.#merged(db, [q])).get(q));
+      const run = async (db: Kysely<WorkflowTables>) => q.op(db, (await this.#merged(db, [q])).get(q));
       q.resolve(await (q.autocommit ? run(this.#db) : this.#db.transaction().execute(run)));
     } catch (e) {
       q.reject(e instanceof IsolatedFailure ? e.cause : e);

@@ -1,7 +1,9 @@
+import type { Kysely } from 'kysely';
 import { ManualClock, createLogger, type Logger } from '../../core/index.ts';
 import { createDatabase, migrate, type Database } from '../../storage/index.ts';
 import { WorkflowEngine, type WorkflowDefinition } from '../engine/index.ts';
 import { SqlRunStore } from '../store/sql-run-store.ts';
+import type { WorkflowTables } from '../store/tables.ts';
 
 export interface TestWorkflowEnvOptions {
   /** A database to use (migrated here); an in-memory SQLite database when absent. */
@@ -48,7 +50,7 @@ export async function createTestWorkflowEnv(opts: TestWorkflowEnvOptions = {}): 
   if (opts.workflows) engine.register(...opts.workflows);
 
   const nextReleasedWake = async (): Promise<number | undefined> => {
-    const row = await database.db
+    const row = await (database.db as Kysely<WorkflowTables>)
       .selectFrom('aios_wf_runs')
       .select((eb) => eb.fn.min('wake_at').as('w'))
       .where('status', '=', 'waiting')
