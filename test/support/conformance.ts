@@ -77,6 +77,23 @@ export async function conformance<F>(name: string, opts: ConformanceOptions<F>, 
 
 export type BackendName = 'sqlite' | 'postgres' | 'nats';
 
+/** The SQL backends: every store kept in tables runs on both. */
+export const SQL_BACKENDS: readonly BackendName[] = ['sqlite', 'postgres'];
+
+/** The fixture of a store kept in SQL tables: a migrated database, and more connections to it. */
+export interface SqlFixture {
+  readonly database: Database;
+  readonly fresh: FreshDatabase;
+  /** Another migrated connection to the same database, as another process would open. */
+  connect(opts?: { poolSize?: number }): Promise<Database>;
+}
+
+/** The factory of SQL stores' suites: a fresh database, migrated; suites build their store on it. */
+export async function sqlDatabase(env: BackendEnv): Promise<SqlFixture> {
+  const fresh = await env.freshDatabase();
+  return { database: await fresh.connect(), fresh, connect: (opts) => fresh.connect(opts) };
+}
+
 export interface ConformanceOptions<F> {
   /** The backends the suite applies to, in the order they run. */
   readonly backends: readonly BackendName[];
