@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sql, type Kysely } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, ManualClock } from '../src/core/index.ts';
 import {
   AuditTrail,
@@ -24,9 +24,9 @@ import {
   type AuditTables,
   type AuditVerification,
 } from '../src/governance/audit/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { migrate, type Database } from '../src/storage/index.ts';
 import { AIOS_BIN } from './support/child.ts';
-import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { conformance, SQL_BACKENDS, type BackendEnv } from './support/conformance.ts';
 
 /**
  * The tamper matrix of the README ("What `verify` detects"), applied for real: a trail written
@@ -37,7 +37,6 @@ import { freshPgSchema, pgAvailable } from './support/services.ts';
  */
 
 const run = promisify(execFile);
-const pgUp = await pgAvailable();
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -84,49 +83,33 @@ interface Built {
   readonly url?: string;
   readonly key: AuditSigningKey;
   readonly witnessFile: string;
+  /** Runs at the end of the suite, before the database is closed. */
+  onTeardown(fn: () => unknown): void;
   /** The records as written. */
   readonly records: AuditRecord[];
 }
 
 interface Engine {
-  readonly name: 'sqlite' | 'postgres';
-  readonly skip: boolean;
-  open(): Promise<{ database: Database; dataDir: string; url?: string }>;
+  open(): Promise<{ database: Database; dataDir: string; url?: string; onTeardown(fn: () => unknown): void }>;
   /** Runs `fn` with the append-only triggers out of the way. */
   tamper(database: Database, fn: (db: Kysely<AuditTables>) => Promise<void>): Promise<void>;
 }
 
-const engines: Engine[] = [
-  {
-    name: 'sqlite',
-    skip: false,
+/** The conformance factory: a fresh database per build, unmigrated; its triggers dropped the way each engine allows. */
+function tamperEngine(env: BackendEnv): Engine {
+  return {
     async open() {
-      const dataDir = mkdtempSync(join(tmpdir(), 'aios-tamper-'));
-      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      const database = createDatabase({ sqliteFile: join(dataDir, 'aios.db') });
-      cleanups.push(() => database.close());
-      return { database, dataDir };
+      const fresh = await env.freshDatabase();
+      const database = await fresh.connect({ migrations: false });
+      return { database, dataDir: fresh.dataDir, url: fresh.url, onTeardown: (fn) => env.onTeardown(fn) };
     },
     async tamper(database, fn) {
-      for (const t of ['aios_audit_log', 'aios_audit_checkpoints', 'aios_audit_checkpoint_chain']) {
-        for (const op of ['update', 'delete']) await sql.raw(`drop trigger if exists ${t}_no_${op}`).execute(database.db);
+      if (env.backend === 'sqlite') {
+        for (const t of ['aios_audit_log', 'aios_audit_checkpoints', 'aios_audit_checkpoint_chain']) {
+          for (const op of ['update', 'delete']) await sql.raw(`drop trigger if exists ${t}_no_${op}`).execute(database.db);
+        }
+        return fn(database.db);
       }
-      await fn(database.db);
-    },
-  },
-  {
-    name: 'postgres',
-    skip: !pgUp,
-    async open() {
-      const schema = await freshPgSchema();
-      const dataDir = mkdtempSync(join(tmpdir(), 'aios-tamper-pg-'));
-      cleanups.push(() => schema.drop());
-      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      const database = createDatabase({ url: schema.url });
-      cleanups.push(() => database.close());
-      return { database, dataDir, url: schema.url };
-    },
-    async tamper(database, fn) {
       await database.db.connection().execute(async (c) => {
         await sql`drop trigger if exists aios_audit_log_append_only on aios_audit_log`.execute(c);
         await sql`drop trigger if exists aios_audit_checkpoint_chain_append_only on aios_audit_checkpoint_chain`.execute(c);
@@ -134,24 +117,24 @@ const engines: Engine[] = [
         await fn(c);
       });
     },
-  },
-];
+  };
+}
 
-function trailOn(b: Pick<Built, 'database' | 'key' | 'witnessFile'>, clock: ManualClock): AuditTrail {
+function trailOn(b: Pick<Built, 'database' | 'key' | 'witnessFile' | 'onTeardown'>, clock: ManualClock): AuditTrail {
   const witness = new WitnessPublisher({ sinks: [fileWitness(b.witnessFile)], logger, retryBaseMs: 10 });
   const trail = new AuditTrail({ database: b.database, clock, logger, signingKey: b.key, checkpointEvery: EVERY, witness });
-  cleanups.push(() => trail.close());
+  b.onTeardown(() => trail.close());
   return trail;
 }
 
 /** 65 records (every 7th a denial), a checkpoint every 10, a clean shutdown; the witness outside the data directory. */
 async function build(engine: Engine): Promise<Built> {
-  const { database, dataDir, url } = await engine.open();
+  const { database, dataDir, url, onTeardown } = await engine.open();
   await migrate(database);
   const witnessDir = mkdtempSync(join(tmpdir(), 'aios-witness-'));
   cleanups.push(() => rmSync(witnessDir, { recursive: true, force: true }));
   const key = loadAuditSigningKey({ dataDir, env: {} });
-  const built = { database, dataDir, url, key, witnessFile: join(witnessDir, 'audit.ndjson') };
+  const built = { database, dataDir, url, key, witnessFile: join(witnessDir, 'audit.ndjson'), onTeardown };
   const clock = new ManualClock(T0);
   const trail = trailOn(built, clock);
   const records: AuditRecord[] = [];
@@ -341,94 +324,98 @@ describe('the README tamper table', () => {
   });
 });
 
-for (const engine of engines) {
-  describe.skipIf(engine.skip)(`tampering with the audit trail on ${engine.name}`, () => {
-    it('leaves no record uncovered after a clean shutdown, and the witness holds the chain', async () => {
-      const b = await build(engine);
-      const clean = await verify(b, true);
-      expect(clean).toMatchObject({ ok: true, records: RECORDS, checkpoints: finalCheckpointSeq, covered: RECORDS, witnessed: finalCheckpointSeq, problems: [] });
-      const witnessed = parseWitness(readFileSync(b.witnessFile, 'utf8'));
-      expect(witnessed.unreadable).toEqual([]);
-      expect(witnessed.entries.map((e) => [e.seq, e.treeSize])).toEqual([[1, 10], [2, 20], [3, 30], [4, 40], [5, 50], [6, 60], [7, 65]]);
-      expect(witnessed.entries[3].consistency.fromSize).toBe(30);
-      expect(await verify(b, false)).toMatchObject({ ok: true, covered: RECORDS });
-    });
-
-    for (const [id, change] of Object.entries(CHANGES)) {
-      it(`${id}: detected as the README says, with and without a witness`, async () => {
-        const claims = table.get(id);
-        expect(claims, `README row ${id}`).toBeDefined();
-        const b = await build(engine);
-        await engine.tamper(b.database, (db) => change(b, db));
-        await AFTER[id]?.(b);
-        for (const [withWitness, claim] of [[false, claims!.without], [true, claims!.with]] as const) {
-          const result = await verify(b, withWitness);
-          const kinds = [...new Set(result.problems.map((p) => p.kind))];
-          const what = `${id} ${withWitness ? 'with' : 'without'} a witness: ${JSON.stringify(result.problems.map((p) => `${p.kind}: ${p.message}`), null, 1)}`;
-          expect(result.ok, what).toBe(!claim.detected);
-          for (const k of claim.kinds) expect(kinds, what).toContain(k);
-        }
-      });
-    }
-
-    it('reports records a stopped writer left uncovered once they are older than the window, and the next start covers them', async () => {
-      const b = await build(engine);
-      // A writer that dies (no close): its last records have no checkpoint.
-      const clock = new ManualClock(T0 + RECORDS * 1000);
-      const witness = new WitnessPublisher({ sinks: [fileWitness(b.witnessFile)], logger });
-      const crashed = new AuditTrail({ database: b.database, clock, logger, signingKey: b.key, checkpointEvery: 1000, witness });
-      for (let i = 0; i < 5; i++) {
-        clock.advance(1000);
-        await crashed.record({ ns: 'plant-a', actor: { type: 'system', id: 'aios', authMethod: 'system' }, action: 'events:append', resource: 'topic:t', outcome: 'success' });
-      }
-      const soon = await verify(b, true, clock.now() + 1000);
-      expect(soon).toMatchObject({ ok: true, records: RECORDS + 5, covered: RECORDS });
-      const later = await verify(b, true);
-      expect(later.ok).toBe(false);
-      expect(later.problems).toEqual([expect.objectContaining({ seq: RECORDS + 1, kind: 'uncovered_records', message: expect.stringContaining(`records ${RECORDS + 1} to ${RECORDS + 5} are covered by no checkpoint`) })]);
-
-      const restarted = trailOn(b, new ManualClock(LATER - 1000));
-      restarted.start();
-      await restarted.close();
-      expect(await verify(b, true)).toMatchObject({ ok: true, covered: RECORDS + 5, checkpoints: finalCheckpointSeq + 1, witnessed: finalCheckpointSeq + 1 });
-    });
-
-    it('refuses to sign over a log rewritten under its newest checkpoint', async () => {
-      const b = await build(engine);
-      await engine.tamper(b.database, (db) => CHANGES['rewrite-records'](b, db));
-      const trail = trailOn(b, new ManualClock(LATER));
-      await trail.record({ ns: 'plant-a', actor: { type: 'system', id: 'aios', authMethod: 'system' }, action: 'events:append', resource: 'topic:t', outcome: 'success' });
-      await expect(trail.checkpoint()).rejects.toThrow(/no longer hash to the root of checkpoint 7/);
-    });
-
-    it('`aios audit verify --public-key --witness` names the problems and exits 1; passes an intact trail', async () => {
-      const b = await build(engine);
-      const keyFile = join(b.dataDir, '..', `${keyIdOf(b.key.publicKey)}.pub`);
-      writeFileSync(keyFile, b.key.publicKey.export({ type: 'spki', format: 'pem' }));
-      cleanups.push(() => rmSync(keyFile, { force: true }));
-      // The auditor has the public key and the witness, not the data directory.
-      const empty = mkdtempSync(join(tmpdir(), 'aios-auditor-'));
-      cleanups.push(() => rmSync(empty, { recursive: true, force: true }));
-      const target = b.url ? ['--database-url', b.url, '--data-dir', empty] : ['--data-dir', b.dataDir];
-      const env = { ...process.env, AIOS_DATA_DIR: '', AIOS_DATABASE_URL: '', AIOS_AUDIT_PUBLIC_KEY: '', AIOS_AUDIT_SIGNING_KEY: '' };
-      const cli = (args: string[]) =>
-        run(process.execPath, [AIOS_BIN, 'audit', 'verify', ...target, ...args], { timeout: 30_000, env }).then(
-          (r) => ({ code: 0, out: r.stdout + r.stderr }),
-          (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
-        );
-      expect(await cli(['--public-key', keyFile, '--witness', b.witnessFile])).toEqual({ code: 0, out: `audit chain OK: ${RECORDS} records, ${finalCheckpointSeq} checkpoints, ${finalCheckpointSeq} witnessed\n` });
-      const base64 = b.key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-      expect(await cli(['--public-key', base64])).toMatchObject({ code: 0 });
-
-      await engine.tamper(b.database, (db) => forgeOutcome(db));
-      const caught = await cli(['--public-key', keyFile, '--witness', b.witnessFile]);
-      expect(caught.code).toBe(1);
-      expect(caught.out).toContain('witness_mismatch: witnessed checkpoint 1 (tree size 10');
-      expect(caught.out).toContain('witness_root_mismatch: witnessed checkpoint 2 has root');
-      const wrongKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
-      expect((await cli(['--public-key', wrongKey, '--witness', b.witnessFile])).out).toContain('witness_signature_invalid');
-      const missing = await cli(['--public-key', keyFile, '--witness', join(empty, 'nope.ndjson')]);
-      expect(missing).toMatchObject({ code: 1, out: expect.stringContaining('cannot read the witness') });
-    });
+await conformance('tampering with the audit trail', { backends: SQL_BACKENDS, factory: tamperEngine }, (t) => {
+  const { it } = t;
+  let engine: Engine;
+  beforeAll(() => {
+    engine = t.fixture;
   });
-}
+
+  it('leaves no record uncovered after a clean shutdown, and the witness holds the chain', async () => {
+    const b = await build(engine);
+    const clean = await verify(b, true);
+    expect(clean).toMatchObject({ ok: true, records: RECORDS, checkpoints: finalCheckpointSeq, covered: RECORDS, witnessed: finalCheckpointSeq, problems: [] });
+    const witnessed = parseWitness(readFileSync(b.witnessFile, 'utf8'));
+    expect(witnessed.unreadable).toEqual([]);
+    expect(witnessed.entries.map((e) => [e.seq, e.treeSize])).toEqual([[1, 10], [2, 20], [3, 30], [4, 40], [5, 50], [6, 60], [7, 65]]);
+    expect(witnessed.entries[3].consistency.fromSize).toBe(30);
+    expect(await verify(b, false)).toMatchObject({ ok: true, covered: RECORDS });
+  });
+
+  for (const [id, change] of Object.entries(CHANGES)) {
+    it(`${id}: detected as the README says, with and without a witness`, async () => {
+      const claims = table.get(id);
+      expect(claims, `README row ${id}`).toBeDefined();
+      const b = await build(engine);
+      await engine.tamper(b.database, (db) => change(b, db));
+      await AFTER[id]?.(b);
+      for (const [withWitness, claim] of [[false, claims!.without], [true, claims!.with]] as const) {
+        const result = await verify(b, withWitness);
+        const kinds = [...new Set(result.problems.map((p) => p.kind))];
+        const what = `${id} ${withWitness ? 'with' : 'without'} a witness: ${JSON.stringify(result.problems.map((p) => `${p.kind}: ${p.message}`), null, 1)}`;
+        expect(result.ok, what).toBe(!claim.detected);
+        for (const k of claim.kinds) expect(kinds, what).toContain(k);
+      }
+    });
+  }
+
+  it('reports records a stopped writer left uncovered once they are older than the window, and the next start covers them', async () => {
+    const b = await build(engine);
+    // A writer that dies (no close): its last records have no checkpoint.
+    const clock = new ManualClock(T0 + RECORDS * 1000);
+    const witness = new WitnessPublisher({ sinks: [fileWitness(b.witnessFile)], logger });
+    const crashed = new AuditTrail({ database: b.database, clock, logger, signingKey: b.key, checkpointEvery: 1000, witness });
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      await crashed.record({ ns: 'plant-a', actor: { type: 'system', id: 'aios', authMethod: 'system' }, action: 'events:append', resource: 'topic:t', outcome: 'success' });
+    }
+    const soon = await verify(b, true, clock.now() + 1000);
+    expect(soon).toMatchObject({ ok: true, records: RECORDS + 5, covered: RECORDS });
+    const later = await verify(b, true);
+    expect(later.ok).toBe(false);
+    expect(later.problems).toEqual([expect.objectContaining({ seq: RECORDS + 1, kind: 'uncovered_records', message: expect.stringContaining(`records ${RECORDS + 1} to ${RECORDS + 5} are covered by no checkpoint`) })]);
+
+    const restarted = trailOn(b, new ManualClock(LATER - 1000));
+    restarted.start();
+    await restarted.close();
+    expect(await verify(b, true)).toMatchObject({ ok: true, covered: RECORDS + 5, checkpoints: finalCheckpointSeq + 1, witnessed: finalCheckpointSeq + 1 });
+  });
+
+  it('refuses to sign over a log rewritten under its newest checkpoint', async () => {
+    const b = await build(engine);
+    await engine.tamper(b.database, (db) => CHANGES['rewrite-records'](b, db));
+    const trail = trailOn(b, new ManualClock(LATER));
+    await trail.record({ ns: 'plant-a', actor: { type: 'system', id: 'aios', authMethod: 'system' }, action: 'events:append', resource: 'topic:t', outcome: 'success' });
+    await expect(trail.checkpoint()).rejects.toThrow(/no longer hash to the root of checkpoint 7/);
+  });
+
+  it('`aios audit verify --public-key --witness` names the problems and exits 1; passes an intact trail', async () => {
+    const b = await build(engine);
+    const keyFile = join(b.dataDir, '..', `${keyIdOf(b.key.publicKey)}.pub`);
+    writeFileSync(keyFile, b.key.publicKey.export({ type: 'spki', format: 'pem' }));
+    cleanups.push(() => rmSync(keyFile, { force: true }));
+    // The auditor has the public key and the witness, not the data directory.
+    const empty = mkdtempSync(join(tmpdir(), 'aios-auditor-'));
+    cleanups.push(() => rmSync(empty, { recursive: true, force: true }));
+    const target = b.url ? ['--database-url', b.url, '--data-dir', empty] : ['--data-dir', b.dataDir];
+    const env = { ...process.env, AIOS_DATA_DIR: '', AIOS_DATABASE_URL: '', AIOS_AUDIT_PUBLIC_KEY: '', AIOS_AUDIT_SIGNING_KEY: '' };
+    const cli = (args: string[]) =>
+      run(process.execPath, [AIOS_BIN, 'audit', 'verify', ...target, ...args], { timeout: 30_000, env }).then(
+        (r) => ({ code: 0, out: r.stdout + r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+      );
+    expect(await cli(['--public-key', keyFile, '--witness', b.witnessFile])).toEqual({ code: 0, out: `audit chain OK: ${RECORDS} records, ${finalCheckpointSeq} checkpoints, ${finalCheckpointSeq} witnessed\n` });
+    const base64 = b.key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    expect(await cli(['--public-key', base64])).toMatchObject({ code: 0 });
+
+    await engine.tamper(b.database, (db) => forgeOutcome(db));
+    const caught = await cli(['--public-key', keyFile, '--witness', b.witnessFile]);
+    expect(caught.code).toBe(1);
+    expect(caught.out).toContain('witness_mismatch: witnessed checkpoint 1 (tree size 10');
+    expect(caught.out).toContain('witness_root_mismatch: witnessed checkpoint 2 has root');
+    const wrongKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect((await cli(['--public-key', wrongKey, '--witness', b.witnessFile])).out).toContain('witness_signature_invalid');
+    const missing = await cli(['--public-key', keyFile, '--witness', join(empty, 'nope.ndjson')]);
+    expect(missing).toMatchObject({ code: 1, out: expect.stringContaining('cannot read the witness') });
+  });
+});

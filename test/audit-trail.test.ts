@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sql, type Kysely } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, isAiosError, ManualClock } from '../src/core/index.ts';
 import {
   AuditTrail,
@@ -23,9 +23,9 @@ import {
   type AuditTables,
   type AuditTrailOptions,
 } from '../src/governance/audit/index.ts';
-import { createDatabase, migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
+import { migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
 import { AIOS_BIN } from './support/child.ts';
-import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { conformance, SQL_BACKENDS, type BackendEnv } from './support/conformance.ts';
 import { until } from './support/until.ts';
 
 /**
@@ -34,7 +34,6 @@ import { until } from './support/until.ts';
  */
 
 const run = promisify(execFile);
-const pgUp = await pgAvailable();
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -47,12 +46,12 @@ interface Chain {
   readonly url?: string;
   readonly key: AuditSigningKey;
   /** Another connection to the same database. */
-  reopen(): Database;
+  reopen(): Promise<Database>;
+  /** Runs at the end of the suite, before the database is closed and dropped. */
+  onTeardown(fn: () => unknown): void;
 }
 
 interface Engine {
-  readonly name: 'sqlite' | 'postgres';
-  readonly skip: boolean;
   fresh(): Promise<Chain>;
   /** A fresh database migrated by `migrations` only. */
   freshAt(migrations: readonly Migration[]): Promise<Chain>;
@@ -60,48 +59,25 @@ interface Engine {
   tamper(database: Database, fn: (db: Kysely<AuditTables>) => Promise<void>): Promise<void>;
 }
 
-async function open(dataDir: string, url?: string, migrations: readonly Migration[] = MIGRATIONS): Promise<Chain> {
-  const make = () => createDatabase({ url, sqliteFile: join(dataDir, 'aios.db') });
-  const database = make();
-  await migrate(database, migrations);
-  cleanups.push(() => database.close());
-  const key = loadAuditSigningKey({ dataDir, env: {} });
-  return { database, dataDir, url, key, reopen: make };
-}
-
-const engines: Engine[] = [
-  {
-    name: 'sqlite',
-    skip: false,
-    async fresh() {
+/** The audit trail's conformance factory: fresh databases, each with a signing key in its data directory. */
+function auditEngine(env: BackendEnv): Engine {
+  return {
+    fresh() {
       return this.freshAt(MIGRATIONS);
     },
     async freshAt(migrations) {
-      const dataDir = mkdtempSync(join(tmpdir(), 'aios-audit-'));
-      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      return open(dataDir, undefined, migrations);
+      const fresh = await env.freshDatabase();
+      const database = await fresh.connect({ migrations });
+      const key = loadAuditSigningKey({ dataDir: fresh.dataDir, env: {} });
+      return { database, dataDir: fresh.dataDir, url: fresh.url, key, reopen: () => fresh.connect({ migrations: false }), onTeardown: (fn) => env.onTeardown(fn) };
     },
     async tamper(database, fn) {
-      for (const t of ['aios_audit_log_no_update', 'aios_audit_log_no_delete', 'aios_audit_checkpoints_no_update', 'aios_audit_checkpoints_no_delete', 'aios_audit_checkpoint_chain_no_update', 'aios_audit_checkpoint_chain_no_delete']) {
-        await sql.raw(`drop trigger if exists ${t}`).execute(database.db);
+      if (env.backend === 'sqlite') {
+        for (const t of ['aios_audit_log_no_update', 'aios_audit_log_no_delete', 'aios_audit_checkpoints_no_update', 'aios_audit_checkpoints_no_delete', 'aios_audit_checkpoint_chain_no_update', 'aios_audit_checkpoint_chain_no_delete']) {
+          await sql.raw(`drop trigger if exists ${t}`).execute(database.db);
+        }
+        return fn(database.db);
       }
-      await fn(database.db);
-    },
-  },
-  {
-    name: 'postgres',
-    skip: !pgUp,
-    async fresh() {
-      return this.freshAt(MIGRATIONS);
-    },
-    async freshAt(migrations) {
-      const schema = await freshPgSchema();
-      const dataDir = mkdtempSync(join(tmpdir(), 'aios-audit-pg-'));
-      cleanups.push(() => schema.drop());
-      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      return open(dataDir, schema.url, migrations);
-    },
-    async tamper(database, fn) {
       // replica role skips user triggers for this session only (the superuser's way around them).
       await database.db.connection().execute(async (c) => {
         await sql`set session_replication_role = replica`.execute(c);
@@ -112,14 +88,14 @@ const engines: Engine[] = [
         }
       });
     },
-  },
-];
+  };
+}
 
 const logger = createLogger({ level: 'silent' });
 
 function trailOn(chain: Chain, opts: Partial<AuditTrailOptions> = {}, clock = new ManualClock()): AuditTrail {
   const trail = new AuditTrail({ database: chain.database, clock, logger, signingKey: chain.key, ...opts });
-  cleanups.push(() => trail.close());
+  chain.onTeardown(() => trail.close());
   return trail;
 }
 
@@ -157,8 +133,20 @@ const cli = (args: string[], env: Record<string, string> = {}) =>
   );
 const cliTarget = (chain: Chain) => (chain.url ? ['--database-url', chain.url, '--data-dir', chain.dataDir] : ['--data-dir', chain.dataDir]);
 
-for (const engine of engines) {
-  describe.skipIf(engine.skip)(`audit trail on ${engine.name}`, () => {
+await conformance(
+  'audit trail',
+  {
+    backends: SQL_BACKENDS,
+    factory: auditEngine,
+    skip: [{ backend: 'sqlite', reason: 'one writer: a second process waits for the first', tests: ['keeps one unbroken chain when two processes’ trails record at once'] }],
+  },
+  (t) => {
+    const { it } = t;
+    let engine: Engine;
+    beforeAll(() => {
+      engine = t.fixture;
+    });
+
     it('numbers 200 concurrent records 1..200 without gaps, in one verified chain', async () => {
       const chain = await engine.fresh();
       const trail = trailOn(chain);
@@ -287,7 +275,7 @@ for (const engine of engines) {
       await expect(db.deleteFrom('aios_audit_log').where('seq', '=', 2).execute()).rejects.toThrow(/append-only/);
       await expect(db.updateTable('aios_audit_checkpoint_chain').set({ root_hash: 'x' }).execute()).rejects.toThrow(/append-only/);
       await expect(db.deleteFrom('aios_audit_checkpoint_chain').execute()).rejects.toThrow(/append-only/);
-      if (engine.name === 'postgres') {
+      if (t.backend === 'postgres') {
         await expect(sql`truncate aios_audit_log`.execute(db)).rejects.toThrow(/append-only/);
         await expect(sql`truncate aios_audit_checkpoint_chain`.execute(db)).rejects.toThrow(/append-only/);
       }
@@ -477,42 +465,39 @@ for (const engine of engines) {
       expect(none.code).toBe(1);
       expect(none.out).toContain('no audit public key');
     });
-  });
-}
 
-describe.skipIf(!pgUp)('audit trail with two writers on PostgreSQL', () => {
-  it('keeps one unbroken chain when two processes’ trails record at once', async () => {
-    const chain = await engines[1].fresh();
-    const second = chain.reopen();
-    cleanups.push(() => second.close());
-    // Checkpoints every 10 records from both writers: they race for the same chain positions.
-    const a = trailOn(chain, { checkpointEvery: 10 });
-    const b = new AuditTrail({ database: second, clock: new ManualClock(), logger, signingKey: chain.key, checkpointEvery: 10 });
-    cleanups.push(() => b.close());
-    // Twenty small waves per writer, so that their transactions really contend for the head.
-    const write = async (trail: AuditTrail, id: string) => {
-      const out: AuditRecord[] = [];
-      for (let w = 0; w < 20; w++) out.push(...(await Promise.all(Array.from({ length: 5 }, (_, i) => trail.record(entry(w * 5 + i, { actor: { type: 'service', id, authMethod: 'system' } }))))));
-      return out;
-    };
-    const [ra, rb] = await Promise.all([write(a, 'writer-a'), write(b, 'writer-b')]);
-    // Both sign at once over the same head: one takes the chain position, the other finds it covered or signs the next.
-    for (let k = 0; k < 5; k++) {
-      const rec = await a.record(entry(1000 + k, { actor: { type: 'service', id: 'writer-a', authMethod: 'system' } }));
-      ra.push(rec);
-      const signed = (await Promise.all([a.checkpoint(), b.checkpoint()])).filter((c) => c !== null).sort((x, y) => x.seq - y.seq);
-      expect((await b.latestCheckpoint())!.treeSize).toBeGreaterThanOrEqual(rec.seq);
-      if (signed.length === 2) expect(signed[1].seq).toBe(signed[0].seq + 1);
-    }
-    await Promise.all([a.close(), b.close()]);
-    const seqs = [...ra, ...rb].map((r) => r.seq).sort((x, y) => x - y);
-    expect(seqs).toEqual(Array.from({ length: 205 }, (_, i) => i + 1));
-    const stored = await a.query('plant-a', { limit: 1000 });
-    expect(stored.filter((r) => r.actor.id === 'writer-a').map((r) => r.seq).sort((x, y) => x - y)).toEqual(ra.map((r) => r.seq).sort((x, y) => x - y));
-    expect(stored.filter((r) => r.actor.id === 'writer-b')).toHaveLength(100);
-    const result = await verify(chain);
-    // One unbroken chain of checkpoints (verify checks seqs and links), the last covering all.
-    expect(result).toMatchObject({ ok: true, records: 205, covered: 205, problems: [] });
-    expect(result.checkpoints).toBeGreaterThanOrEqual(2);
-  });
-});
+    it('keeps one unbroken chain when two processes’ trails record at once', async () => {
+      const chain = await engine.fresh();
+      const second = await chain.reopen();
+      // Checkpoints every 10 records from both writers: they race for the same chain positions.
+      const a = trailOn(chain, { checkpointEvery: 10 });
+      const b = new AuditTrail({ database: second, clock: new ManualClock(), logger, signingKey: chain.key, checkpointEvery: 10 });
+      chain.onTeardown(() => b.close());
+      // Twenty small waves per writer, so that their transactions really contend for the head.
+      const write = async (trail: AuditTrail, id: string) => {
+        const out: AuditRecord[] = [];
+        for (let w = 0; w < 20; w++) out.push(...(await Promise.all(Array.from({ length: 5 }, (_, i) => trail.record(entry(w * 5 + i, { actor: { type: 'service', id, authMethod: 'system' } }))))));
+        return out;
+      };
+      const [ra, rb] = await Promise.all([write(a, 'writer-a'), write(b, 'writer-b')]);
+      // Both sign at once over the same head: one takes the chain position, the other finds it covered or signs the next.
+      for (let k = 0; k < 5; k++) {
+        const rec = await a.record(entry(1000 + k, { actor: { type: 'service', id: 'writer-a', authMethod: 'system' } }));
+        ra.push(rec);
+        const signed = (await Promise.all([a.checkpoint(), b.checkpoint()])).filter((c) => c !== null).sort((x, y) => x.seq - y.seq);
+        expect((await b.latestCheckpoint())!.treeSize).toBeGreaterThanOrEqual(rec.seq);
+        if (signed.length === 2) expect(signed[1].seq).toBe(signed[0].seq + 1);
+      }
+      await Promise.all([a.close(), b.close()]);
+      const seqs = [...ra, ...rb].map((r) => r.seq).sort((x, y) => x - y);
+      expect(seqs).toEqual(Array.from({ length: 205 }, (_, i) => i + 1));
+      const stored = await a.query('plant-a', { limit: 1000 });
+      expect(stored.filter((r) => r.actor.id === 'writer-a').map((r) => r.seq).sort((x, y) => x - y)).toEqual(ra.map((r) => r.seq).sort((x, y) => x - y));
+      expect(stored.filter((r) => r.actor.id === 'writer-b')).toHaveLength(100);
+      const result = await verify(chain);
+      // One unbroken chain of checkpoints (verify checks seqs and links), the last covering all.
+      expect(result).toMatchObject({ ok: true, records: 205, covered: 205, problems: [] });
+      expect(result.checkpoints).toBeGreaterThanOrEqual(2);
+    });
+  },
+);

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AiosError, ManualClock, isAiosError } from '../src/core/index.ts';
 import type { AuditInput, AuditRecorder } from '../src/governance/audit/audit-record.ts';
 import {
@@ -18,7 +18,7 @@ import {
 } from '../src/governance/secrets/index.ts';
 import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
 import { AIOS_BIN } from './support/child.ts';
-import { freshPgSchema, pgAvailable } from './support/services.ts';
+import { conformance, SQL_BACKENDS, type BackendEnv } from './support/conformance.ts';
 import { useTempDirs } from './support/temp-dirs.ts';
 
 const run = promisify(execFile);
@@ -48,289 +48,259 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<AiosError>
   return e as AiosError;
 }
 
-const pgUp = await pgAvailable();
-const backends: { name: string; available: boolean; open(): Promise<{ database: Database; cleanup(): Promise<void> }> }[] = [
-  {
-    name: 'sqlite',
-    available: true,
-    async open() {
-      const database = createDatabase({ sqliteFile: join(tmp('aios-secrets-'), 'aios.db') });
-      return { database, cleanup: () => database.close() };
-    },
-  },
-  {
-    name: 'postgres',
-    available: pgUp,
-    async open() {
-      const schema = await freshPgSchema();
-      const database = createDatabase({ url: schema.url, poolSize: 4 });
-      return {
-        database,
-        async cleanup() {
-          await database.close();
-          await schema.drop();
-        },
-      };
-    },
-  },
-];
+// Four connections on PostgreSQL, so that concurrent puts really race for the row.
+const secretsDatabase = async (env: BackendEnv) => (await env.freshDatabase()).connect({ poolSize: 4 });
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`secret store on ${backend.name}${backend.available ? '' : ' (skipped: PostgreSQL unreachable at 127.0.0.1:5432)'}`, () => {
-    let database: Database;
-    let cleanup: () => Promise<void>;
-    const clock = new ManualClock();
-    const key = generateMasterKey();
-    const keyring: Keyring = keyringOf(key);
-    const audit = new CollectingAudit();
-    let store: SecretStore;
+await conformance('secret store', { backends: SQL_BACKENDS, factory: secretsDatabase }, (t) => {
+  const { it } = t;
+  let database: Database;
+  const clock = new ManualClock();
+  const key = generateMasterKey();
+  const keyring: Keyring = keyringOf(key);
+  const audit = new CollectingAudit();
+  let store: SecretStore;
 
-    const rawRows = (ns: string) => database.db.selectFrom('aios_secrets').selectAll().where('ns', '=', ns).orderBy('name').execute();
-    const setColumns = (ns: string, name: string, values: Record<string, unknown>) =>
-      database.db.updateTable('aios_secrets').set(values).where('ns', '=', ns).where('name', '=', name).execute();
-    const dropNs = (ns: string) => database.db.deleteFrom('aios_secrets').where('ns', '=', ns).execute();
+  const rawRows = (ns: string) => database.db.selectFrom('aios_secrets').selectAll().where('ns', '=', ns).orderBy('name').execute();
+  const setColumns = (ns: string, name: string, values: Record<string, unknown>) =>
+    database.db.updateTable('aios_secrets').set(values).where('ns', '=', ns).where('name', '=', name).execute();
+  const dropNs = (ns: string) => database.db.deleteFrom('aios_secrets').where('ns', '=', ns).execute();
 
-    beforeAll(async () => {
-      ({ database, cleanup } = await backend.open());
-      await migrate(database);
-      store = new SecretStore({ database, clock, keyring, audit });
-    });
-    afterAll(async () => {
-      await cleanup?.();
-    });
-
-    it('puts and reveals a value, with metadata that says who and when', async () => {
-      const meta = await store.put('rt', 'opcua-password', 'pa55-wörd ✓', { actor: user, description: 'OPC UA server' });
-      expect(meta).toEqual({
-        name: 'opcua-password',
-        version: 1,
-        createdAt: clock.now(),
-        updatedAt: clock.now(),
-        createdBy: 'alice',
-        description: 'OPC UA server',
-        masterKeyId: key.id,
-      });
-      expect(meta.masterKeyId).toMatch(/^mk_[0-9a-f]{16}$/);
-      expect(await store.reveal('rt', 'opcua-password', { actor: user })).toBe('pa55-wörd ✓');
-      const big = 'x'.repeat(64 * 1024);
-      await store.put('rt', 'big', big);
-      expect(await store.reveal('rt', 'big')).toBe(big);
-    });
-
-    it('rejects bad names and values with AIOS_SECRETS_INVALID', async () => {
-      for (const name of ['', '.hidden', 'a/b', 'white space', 'a'.repeat(201)]) await expectCode(store.put('inv', name, 'v'), 'AIOS_SECRETS_INVALID');
-      await expectCode(store.put('inv', 'ok', ''), 'AIOS_SECRETS_INVALID');
-      await expectCode(store.put('inv', 'ok', 'x'.repeat(64 * 1024 + 1)), 'AIOS_SECRETS_INVALID');
-      await expectCode(store.put('inv', 'ok', 'é'.repeat(32 * 1024 + 1)), 'AIOS_SECRETS_INVALID'); // > 64 KiB in UTF-8
-      await expectCode(store.put('inv', 'ok', 42 as unknown as string), 'AIOS_SECRETS_INVALID');
-      expect(await store.list('inv')).toEqual([]);
-    });
-
-    it('increments the version on each put, keeping creation time and description', async () => {
-      const v1 = await store.put('ver', 'token', 'one', { actor: user, description: 'first' });
-      clock.advance(1000);
-      const v2 = await store.put('ver', 'token', 'two', { actor: { type: 'service', id: 'ci', authMethod: 'api_key' } });
-      expect(v2).toMatchObject({ version: 2, createdAt: v1.createdAt, updatedAt: v1.createdAt + 1000, createdBy: 'alice', description: 'first' });
-      const v3 = await store.put('ver', 'token', 'three', { description: 'third' });
-      expect(v3).toMatchObject({ version: 3, description: 'third' });
-      expect(await store.reveal('ver', 'token')).toBe('three');
-      expect(await store.get('ver', 'token')).toEqual(v3);
-    });
-
-    it('gives concurrent puts distinct versions, and the row holds one of the values', async () => {
-      await store.put('conc', 'k', 'v0');
-      const metas = await Promise.all(Array.from({ length: 6 }, (_, i) => store.put('conc', 'k', `v${i + 1}`)));
-      expect(new Set(metas.map((m) => m.version)).size).toBe(6);
-      const final = await store.get('conc', 'k');
-      expect(final.version).toBe(7);
-      const winner = metas.find((m) => m.version === 7);
-      expect(winner).toBeDefined();
-      expect(await store.reveal('conc', 'k')).toBe(`v${metas.indexOf(winner!) + 1}`);
-    });
-
-    it('never puts the value or key material into list, get or the stored row', async () => {
-      const value = 'the-plaintext-3f7b1c';
-      await store.put('meta', 'b-secret', value);
-      await store.put('meta', 'a-secret', `${value}-2`);
-      await store.put('meta', 'c-secret', `${value}-3`);
-      const listed = await store.list('meta');
-      expect(listed.map((m) => m.name)).toEqual(['a-secret', 'b-secret', 'c-secret']);
-      expect(Object.keys(listed[0]).sort()).toEqual(['createdAt', 'createdBy', 'description', 'masterKeyId', 'name', 'updatedAt', 'version']);
-      expect((await store.list('meta', { after: 'a-secret', limit: 1 })).map((m) => m.name)).toEqual(['b-secret']);
-      const got = await store.get('meta', 'b-secret');
-      const rows = await rawRows('meta');
-      expect(rows).toHaveLength(3);
-      for (const text of [JSON.stringify(listed), JSON.stringify(got), JSON.stringify(rows)]) {
-        expect(text).not.toContain('the-plaintext');
-        expect(text).not.toContain(Buffer.from(value).toString('base64'));
-        expect(text).not.toContain(b64(key));
-      }
-      // The key object itself serialises as its id only.
-      expect(JSON.stringify(keyring.active)).toBe(JSON.stringify({ id: key.id }));
-      expect(JSON.stringify({ all: [...keyring.all.values()] })).not.toContain(b64(key));
-    });
-
-    it('isolates namespaces: another namespace cannot get, list, reveal or delete the secret', async () => {
-      await store.put('ns-a', 'shared-name', 'only-for-a');
-      await expectCode(store.get('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
-      await expectCode(store.reveal('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
-      await expectCode(store.delete('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
-      expect(await store.list('ns-b')).toEqual([]);
-      await store.put('ns-b', 'shared-name', 'only-for-b');
-      expect(await store.reveal('ns-a', 'shared-name')).toBe('only-for-a');
-      expect(await store.reveal('ns-b', 'shared-name')).toBe('only-for-b');
-      await store.delete('ns-b', 'shared-name');
-      await expectCode(store.reveal('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
-      expect(await store.reveal('ns-a', 'shared-name')).toBe('only-for-a');
-    });
-
-    it('deletes; a second delete is AIOS_SECRETS_NOT_FOUND', async () => {
-      await store.put('del', 'gone', 'v');
-      await store.delete('del', 'gone');
-      await expectCode(store.get('del', 'gone'), 'AIOS_SECRETS_NOT_FOUND');
-      await expectCode(store.delete('del', 'gone'), 'AIOS_SECRETS_NOT_FOUND');
-    });
-
-    it('audits every reveal, successful or not, without the value', async () => {
-      await store.put('aud', 'mqtt', 'mqtt-pass-91');
-      const before = audit.entries.length;
-      await store.reveal('aud', 'mqtt', { actor: user, requestId: 'req-1', lineageId: 'lin-1' });
-      await expectCode(store.reveal('aud', 'missing', { actor: user, requestId: 'req-2' }), 'AIOS_SECRETS_NOT_FOUND');
-      const entries = audit.entries.slice(before);
-      expect(entries).toEqual([
-        { ns: 'aud', actor: user, action: 'secrets:reveal', resource: 'secret:mqtt', outcome: 'success', error: null, requestId: 'req-1', lineageId: 'lin-1' },
-        { ns: 'aud', actor: user, action: 'secrets:reveal', resource: 'secret:missing', outcome: 'failure', error: 'AIOS_SECRETS_NOT_FOUND', requestId: 'req-2', lineageId: null },
-      ]);
-      expect(JSON.stringify(audit.entries)).not.toContain('mqtt-pass-91');
-    });
-
-    it('does not return a value the audit trail failed to record', async () => {
-      await store.put('aud-down', 's', 'unaudited-value');
-      const failing = new SecretStore({ database, clock, keyring, audit: { record: async () => Promise.reject(new AiosError('AIOS_UNAVAILABLE', 'audit down')) } });
-      await expectCode(failing.reveal('aud-down', 's'), 'AIOS_UNAVAILABLE');
-      // Without a recorder (library use) a reveal works and leaves no trace.
-      expect(await new SecretStore({ database, clock, keyring }).reveal('aud-down', 's')).toBe('unaudited-value');
-    });
-
-    it('resolves configuration values: literals as is, references through an audited reveal', async () => {
-      await store.put('cfg', 'historian-pw', 'hist-pw-77');
-      expect(isSecretRef('secret:historian-pw')).toBe(true);
-      expect(isSecretRef({ secret: 'historian-pw' })).toBe(true);
-      expect(isSecretRef('plain')).toBe(false);
-      expect(isSecretRef({ secret: 1 })).toBe(false);
-      expect(isSecretRef(null)).toBe(false);
-      const before = audit.entries.length;
-      expect(await store.resolve('cfg', 'plain-literal')).toBe('plain-literal');
-      expect(audit.entries.length).toBe(before);
-      expect(await store.resolve('cfg', 'secret:historian-pw')).toBe('hist-pw-77');
-      expect(await store.resolve('cfg', { secret: 'historian-pw' })).toBe('hist-pw-77');
-      await expectCode(store.resolve('cfg', { secret: 'nope' }), 'AIOS_SECRETS_NOT_FOUND');
-      await expectCode(store.resolve('other-ns', 'secret:historian-pw'), 'AIOS_SECRETS_NOT_FOUND');
-      await expectCode(store.resolve('cfg', 7 as unknown as string), 'AIOS_SECRETS_INVALID');
-      const system = { type: 'system', id: 'aios-system', authMethod: 'system' };
-      expect(audit.entries.slice(before).map((e) => [e.actor, e.resource, e.outcome])).toEqual([
-        [system, 'secret:historian-pw', 'success'],
-        [system, 'secret:historian-pw', 'success'],
-        [system, 'secret:nope', 'failure'],
-        [system, 'secret:historian-pw', 'failure'],
-      ]);
-    });
-
-    it('detects tampering: swapped or altered rows fail with an AiosError, never the wrong plaintext', async () => {
-      const ns = 'tamper';
-      const other = generateMasterKey();
-      const twoKeys = new SecretStore({ database, clock, keyring: keyringOf(key, [other]), audit });
-      const reset = async () => {
-        await dropNs(ns);
-        await store.put(ns, 'a', 'value-of-a');
-        await store.put(ns, 'b', 'value-of-b');
-        return Object.fromEntries((await rawRows(ns)).map((r) => [r.name, r]));
-      };
-      const expectBroken = async (s: SecretStore, name: string) => {
-        const e = await expectCode(s.reveal(ns, name), 'AIOS_SECRETS_MASTER_KEY');
-        expect(e.message).not.toContain('value-of-');
-      };
-
-      // The value's ciphertext, iv and tag of b copied onto a.
-      let rows = await reset();
-      await setColumns(ns, 'a', { iv: rows.b.iv, ciphertext: rows.b.ciphertext, tag: rows.b.tag });
-      await expectBroken(store, 'a');
-      expect(await store.reveal(ns, 'b')).toBe('value-of-b');
-
-      // Every crypto column of b copied onto a (a whole-row swap): the data key's AAD names b.
-      rows = await reset();
-      await setColumns(ns, 'a', { iv: rows.b.iv, ciphertext: rows.b.ciphertext, tag: rows.b.tag, wrapped_key: rows.b.wrapped_key, master_key_id: rows.b.master_key_id });
-      await expectBroken(store, 'a');
-
-      // master_key_id changed to another loaded key, or to one nobody has.
-      rows = await reset();
-      await setColumns(ns, 'a', { master_key_id: other.id });
-      await expectBroken(twoKeys, 'a');
-      await setColumns(ns, 'a', { master_key_id: 'mk_0000000000000000' });
-      await expectBroken(store, 'a');
-
-      // An older version's columns replayed onto the row, or the version number changed.
-      rows = await reset();
-      await store.put(ns, 'a', 'value-of-a-v2');
-      await setColumns(ns, 'a', { iv: rows.a.iv, ciphertext: rows.a.ciphertext, tag: rows.a.tag, wrapped_key: rows.a.wrapped_key });
-      await expectBroken(store, 'a');
-      rows = await reset();
-      await setColumns(ns, 'b', { version: 5 });
-      await expectBroken(store, 'b');
-
-      // A flipped byte in the ciphertext.
-      rows = await reset();
-      const flipped = Buffer.from(rows.a.ciphertext, 'base64');
-      flipped[0] ^= 1;
-      await setColumns(ns, 'a', { ciphertext: flipped.toString('base64') });
-      await expectBroken(store, 'a');
-
-      expect(audit.entries.filter((e) => e.ns === ns && e.outcome === 'failure').every((e) => e.error === 'AIOS_SECRETS_MASTER_KEY')).toBe(true);
-      await dropNs(ns);
-    });
-
-    it('fails with AIOS_SECRETS_MASTER_KEY when started with the wrong master key', async () => {
-      await store.put('wrong', 's', 'right-key-only');
-      const wrong = new SecretStore({ database, clock, keyring: keyringOf(generateMasterKey()), audit });
-      const e = await expectCode(wrong.reveal('wrong', 's'), 'AIOS_SECRETS_MASTER_KEY');
-      expect(e.message).toContain(key.id);
-      expect(audit.entries.at(-1)).toMatchObject({ ns: 'wrong', outcome: 'failure', error: 'AIOS_SECRETS_MASTER_KEY' });
-    });
-
-    // Last in this block: it moves every row of the database to a new master key.
-    it('rotates the master key: re-wraps every data key, values untouched, the old key no longer unwraps', async () => {
-      const ns = 'rot';
-      for (const n of ['one', 'two', 'three']) await store.put(ns, n, `rot-value-${n}`);
-      const total = (await database.db.selectFrom('aios_secrets').select('ns').execute()).length;
-      const before = await rawRows(ns);
-      const newKey = generateMasterKey();
-
-      const { rewrapped } = await rotateMasterKey({ database, keyring, newKey });
-      expect(rewrapped).toBe(total);
-      const after = await rawRows(ns);
-      for (const [i, row] of after.entries()) {
-        expect(row.master_key_id).toBe(newKey.id);
-        expect(row.wrapped_key).not.toBe(before[i].wrapped_key);
-        expect([row.iv, row.ciphertext, row.tag, row.version]).toEqual([before[i].iv, before[i].ciphertext, before[i].tag, before[i].version]);
-      }
-      const rotated = new SecretStore({ database, clock, keyring: keyringOf(newKey), audit });
-      for (const n of ['one', 'two', 'three']) expect(await rotated.reveal(ns, n)).toBe(`rot-value-${n}`);
-      expect((await rotated.get(ns, 'one')).masterKeyId).toBe(newKey.id);
-
-      // The old key alone cannot open the re-wrapped keys, even when the row claims the old id.
-      await expectCode(store.reveal(ns, 'one'), 'AIOS_SECRETS_MASTER_KEY');
-      await setColumns(ns, 'one', { master_key_id: key.id });
-      await expectCode(store.reveal(ns, 'one'), 'AIOS_SECRETS_MASTER_KEY');
-      await setColumns(ns, 'one', { master_key_id: newKey.id });
-
-      // Nothing left to do a second time; a key that is not loaded aborts the whole transaction.
-      expect(await rotateMasterKey({ database, keyring: keyringOf(newKey), newKey })).toEqual({ rewrapped: 0 });
-      const third = generateMasterKey();
-      await expectCode(rotateMasterKey({ database, keyring: keyringOf(key), newKey: third }), 'AIOS_SECRETS_MASTER_KEY');
-      expect((await rawRows(ns)).every((r) => r.master_key_id === newKey.id)).toBe(true);
-    });
+  beforeAll(async () => {
+    database = t.fixture;
+    store = new SecretStore({ database, clock, keyring, audit });
   });
-}
+
+  it('puts and reveals a value, with metadata that says who and when', async () => {
+    const meta = await store.put('rt', 'opcua-password', 'pa55-wörd ✓', { actor: user, description: 'OPC UA server' });
+    expect(meta).toEqual({
+      name: 'opcua-password',
+      version: 1,
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+      createdBy: 'alice',
+      description: 'OPC UA server',
+      masterKeyId: key.id,
+    });
+    expect(meta.masterKeyId).toMatch(/^mk_[0-9a-f]{16}$/);
+    expect(await store.reveal('rt', 'opcua-password', { actor: user })).toBe('pa55-wörd ✓');
+    const big = 'x'.repeat(64 * 1024);
+    await store.put('rt', 'big', big);
+    expect(await store.reveal('rt', 'big')).toBe(big);
+  });
+
+  it('rejects bad names and values with AIOS_SECRETS_INVALID', async () => {
+    for (const name of ['', '.hidden', 'a/b', 'white space', 'a'.repeat(201)]) await expectCode(store.put('inv', name, 'v'), 'AIOS_SECRETS_INVALID');
+    await expectCode(store.put('inv', 'ok', ''), 'AIOS_SECRETS_INVALID');
+    await expectCode(store.put('inv', 'ok', 'x'.repeat(64 * 1024 + 1)), 'AIOS_SECRETS_INVALID');
+    await expectCode(store.put('inv', 'ok', 'é'.repeat(32 * 1024 + 1)), 'AIOS_SECRETS_INVALID'); // > 64 KiB in UTF-8
+    await expectCode(store.put('inv', 'ok', 42 as unknown as string), 'AIOS_SECRETS_INVALID');
+    expect(await store.list('inv')).toEqual([]);
+  });
+
+  it('increments the version on each put, keeping creation time and description', async () => {
+    const v1 = await store.put('ver', 'token', 'one', { actor: user, description: 'first' });
+    clock.advance(1000);
+    const v2 = await store.put('ver', 'token', 'two', { actor: { type: 'service', id: 'ci', authMethod: 'api_key' } });
+    expect(v2).toMatchObject({ version: 2, createdAt: v1.createdAt, updatedAt: v1.createdAt + 1000, createdBy: 'alice', description: 'first' });
+    const v3 = await store.put('ver', 'token', 'three', { description: 'third' });
+    expect(v3).toMatchObject({ version: 3, description: 'third' });
+    expect(await store.reveal('ver', 'token')).toBe('three');
+    expect(await store.get('ver', 'token')).toEqual(v3);
+  });
+
+  it('gives concurrent puts distinct versions, and the row holds one of the values', async () => {
+    await store.put('conc', 'k', 'v0');
+    const metas = await Promise.all(Array.from({ length: 6 }, (_, i) => store.put('conc', 'k', `v${i + 1}`)));
+    expect(new Set(metas.map((m) => m.version)).size).toBe(6);
+    const final = await store.get('conc', 'k');
+    expect(final.version).toBe(7);
+    const winner = metas.find((m) => m.version === 7);
+    expect(winner).toBeDefined();
+    expect(await store.reveal('conc', 'k')).toBe(`v${metas.indexOf(winner!) + 1}`);
+  });
+
+  it('never puts the value or key material into list, get or the stored row', async () => {
+    const value = 'the-plaintext-3f7b1c';
+    await store.put('meta', 'b-secret', value);
+    await store.put('meta', 'a-secret', `${value}-2`);
+    await store.put('meta', 'c-secret', `${value}-3`);
+    const listed = await store.list('meta');
+    expect(listed.map((m) => m.name)).toEqual(['a-secret', 'b-secret', 'c-secret']);
+    expect(Object.keys(listed[0]).sort()).toEqual(['createdAt', 'createdBy', 'description', 'masterKeyId', 'name', 'updatedAt', 'version']);
+    expect((await store.list('meta', { after: 'a-secret', limit: 1 })).map((m) => m.name)).toEqual(['b-secret']);
+    const got = await store.get('meta', 'b-secret');
+    const rows = await rawRows('meta');
+    expect(rows).toHaveLength(3);
+    for (const text of [JSON.stringify(listed), JSON.stringify(got), JSON.stringify(rows)]) {
+      expect(text).not.toContain('the-plaintext');
+      expect(text).not.toContain(Buffer.from(value).toString('base64'));
+      expect(text).not.toContain(b64(key));
+    }
+    // The key object itself serialises as its id only.
+    expect(JSON.stringify(keyring.active)).toBe(JSON.stringify({ id: key.id }));
+    expect(JSON.stringify({ all: [...keyring.all.values()] })).not.toContain(b64(key));
+  });
+
+  it('isolates namespaces: another namespace cannot get, list, reveal or delete the secret', async () => {
+    await store.put('ns-a', 'shared-name', 'only-for-a');
+    await expectCode(store.get('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
+    await expectCode(store.reveal('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
+    await expectCode(store.delete('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
+    expect(await store.list('ns-b')).toEqual([]);
+    await store.put('ns-b', 'shared-name', 'only-for-b');
+    expect(await store.reveal('ns-a', 'shared-name')).toBe('only-for-a');
+    expect(await store.reveal('ns-b', 'shared-name')).toBe('only-for-b');
+    await store.delete('ns-b', 'shared-name');
+    await expectCode(store.reveal('ns-b', 'shared-name'), 'AIOS_SECRETS_NOT_FOUND');
+    expect(await store.reveal('ns-a', 'shared-name')).toBe('only-for-a');
+  });
+
+  it('deletes; a second delete is AIOS_SECRETS_NOT_FOUND', async () => {
+    await store.put('del', 'gone', 'v');
+    await store.delete('del', 'gone');
+    await expectCode(store.get('del', 'gone'), 'AIOS_SECRETS_NOT_FOUND');
+    await expectCode(store.delete('del', 'gone'), 'AIOS_SECRETS_NOT_FOUND');
+  });
+
+  it('audits every reveal, successful or not, without the value', async () => {
+    await store.put('aud', 'mqtt', 'mqtt-pass-91');
+    const before = audit.entries.length;
+    await store.reveal('aud', 'mqtt', { actor: user, requestId: 'req-1', lineageId: 'lin-1' });
+    await expectCode(store.reveal('aud', 'missing', { actor: user, requestId: 'req-2' }), 'AIOS_SECRETS_NOT_FOUND');
+    const entries = audit.entries.slice(before);
+    expect(entries).toEqual([
+      { ns: 'aud', actor: user, action: 'secrets:reveal', resource: 'secret:mqtt', outcome: 'success', error: null, requestId: 'req-1', lineageId: 'lin-1' },
+      { ns: 'aud', actor: user, action: 'secrets:reveal', resource: 'secret:missing', outcome: 'failure', error: 'AIOS_SECRETS_NOT_FOUND', requestId: 'req-2', lineageId: null },
+    ]);
+    expect(JSON.stringify(audit.entries)).not.toContain('mqtt-pass-91');
+  });
+
+  it('does not return a value the audit trail failed to record', async () => {
+    await store.put('aud-down', 's', 'unaudited-value');
+    const failing = new SecretStore({ database, clock, keyring, audit: { record: async () => Promise.reject(new AiosError('AIOS_UNAVAILABLE', 'audit down')) } });
+    await expectCode(failing.reveal('aud-down', 's'), 'AIOS_UNAVAILABLE');
+    // Without a recorder (library use) a reveal works and leaves no trace.
+    expect(await new SecretStore({ database, clock, keyring }).reveal('aud-down', 's')).toBe('unaudited-value');
+  });
+
+  it('resolves configuration values: literals as is, references through an audited reveal', async () => {
+    await store.put('cfg', 'historian-pw', 'hist-pw-77');
+    expect(isSecretRef('secret:historian-pw')).toBe(true);
+    expect(isSecretRef({ secret: 'historian-pw' })).toBe(true);
+    expect(isSecretRef('plain')).toBe(false);
+    expect(isSecretRef({ secret: 1 })).toBe(false);
+    expect(isSecretRef(null)).toBe(false);
+    const before = audit.entries.length;
+    expect(await store.resolve('cfg', 'plain-literal')).toBe('plain-literal');
+    expect(audit.entries.length).toBe(before);
+    expect(await store.resolve('cfg', 'secret:historian-pw')).toBe('hist-pw-77');
+    expect(await store.resolve('cfg', { secret: 'historian-pw' })).toBe('hist-pw-77');
+    await expectCode(store.resolve('cfg', { secret: 'nope' }), 'AIOS_SECRETS_NOT_FOUND');
+    await expectCode(store.resolve('other-ns', 'secret:historian-pw'), 'AIOS_SECRETS_NOT_FOUND');
+    await expectCode(store.resolve('cfg', 7 as unknown as string), 'AIOS_SECRETS_INVALID');
+    const system = { type: 'system', id: 'aios-system', authMethod: 'system' };
+    expect(audit.entries.slice(before).map((e) => [e.actor, e.resource, e.outcome])).toEqual([
+      [system, 'secret:historian-pw', 'success'],
+      [system, 'secret:historian-pw', 'success'],
+      [system, 'secret:nope', 'failure'],
+      [system, 'secret:historian-pw', 'failure'],
+    ]);
+  });
+
+  it('detects tampering: swapped or altered rows fail with an AiosError, never the wrong plaintext', async () => {
+    const ns = 'tamper';
+    const other = generateMasterKey();
+    const twoKeys = new SecretStore({ database, clock, keyring: keyringOf(key, [other]), audit });
+    const reset = async () => {
+      await dropNs(ns);
+      await store.put(ns, 'a', 'value-of-a');
+      await store.put(ns, 'b', 'value-of-b');
+      return Object.fromEntries((await rawRows(ns)).map((r) => [r.name, r]));
+    };
+    const expectBroken = async (s: SecretStore, name: string) => {
+      const e = await expectCode(s.reveal(ns, name), 'AIOS_SECRETS_MASTER_KEY');
+      expect(e.message).not.toContain('value-of-');
+    };
+
+    // The value's ciphertext, iv and tag of b copied onto a.
+    let rows = await reset();
+    await setColumns(ns, 'a', { iv: rows.b.iv, ciphertext: rows.b.ciphertext, tag: rows.b.tag });
+    await expectBroken(store, 'a');
+    expect(await store.reveal(ns, 'b')).toBe('value-of-b');
+
+    // Every crypto column of b copied onto a (a whole-row swap): the data key's AAD names b.
+    rows = await reset();
+    await setColumns(ns, 'a', { iv: rows.b.iv, ciphertext: rows.b.ciphertext, tag: rows.b.tag, wrapped_key: rows.b.wrapped_key, master_key_id: rows.b.master_key_id });
+    await expectBroken(store, 'a');
+
+    // master_key_id changed to another loaded key, or to one nobody has.
+    rows = await reset();
+    await setColumns(ns, 'a', { master_key_id: other.id });
+    await expectBroken(twoKeys, 'a');
+    await setColumns(ns, 'a', { master_key_id: 'mk_0000000000000000' });
+    await expectBroken(store, 'a');
+
+    // An older version's columns replayed onto the row, or the version number changed.
+    rows = await reset();
+    await store.put(ns, 'a', 'value-of-a-v2');
+    await setColumns(ns, 'a', { iv: rows.a.iv, ciphertext: rows.a.ciphertext, tag: rows.a.tag, wrapped_key: rows.a.wrapped_key });
+    await expectBroken(store, 'a');
+    rows = await reset();
+    await setColumns(ns, 'b', { version: 5 });
+    await expectBroken(store, 'b');
+
+    // A flipped byte in the ciphertext.
+    rows = await reset();
+    const flipped = Buffer.from(rows.a.ciphertext, 'base64');
+    flipped[0] ^= 1;
+    await setColumns(ns, 'a', { ciphertext: flipped.toString('base64') });
+    await expectBroken(store, 'a');
+
+    expect(audit.entries.filter((e) => e.ns === ns && e.outcome === 'failure').every((e) => e.error === 'AIOS_SECRETS_MASTER_KEY')).toBe(true);
+    await dropNs(ns);
+  });
+
+  it('fails with AIOS_SECRETS_MASTER_KEY when started with the wrong master key', async () => {
+    await store.put('wrong', 's', 'right-key-only');
+    const wrong = new SecretStore({ database, clock, keyring: keyringOf(generateMasterKey()), audit });
+    const e = await expectCode(wrong.reveal('wrong', 's'), 'AIOS_SECRETS_MASTER_KEY');
+    expect(e.message).toContain(key.id);
+    expect(audit.entries.at(-1)).toMatchObject({ ns: 'wrong', outcome: 'failure', error: 'AIOS_SECRETS_MASTER_KEY' });
+  });
+
+  // Last in this block: it moves every row of the database to a new master key.
+  it('rotates the master key: re-wraps every data key, values untouched, the old key no longer unwraps', async () => {
+    const ns = 'rot';
+    for (const n of ['one', 'two', 'three']) await store.put(ns, n, `rot-value-${n}`);
+    const total = (await database.db.selectFrom('aios_secrets').select('ns').execute()).length;
+    const before = await rawRows(ns);
+    const newKey = generateMasterKey();
+
+    const { rewrapped } = await rotateMasterKey({ database, keyring, newKey });
+    expect(rewrapped).toBe(total);
+    const after = await rawRows(ns);
+    for (const [i, row] of after.entries()) {
+      expect(row.master_key_id).toBe(newKey.id);
+      expect(row.wrapped_key).not.toBe(before[i].wrapped_key);
+      expect([row.iv, row.ciphertext, row.tag, row.version]).toEqual([before[i].iv, before[i].ciphertext, before[i].tag, before[i].version]);
+    }
+    const rotated = new SecretStore({ database, clock, keyring: keyringOf(newKey), audit });
+    for (const n of ['one', 'two', 'three']) expect(await rotated.reveal(ns, n)).toBe(`rot-value-${n}`);
+    expect((await rotated.get(ns, 'one')).masterKeyId).toBe(newKey.id);
+
+    // The old key alone cannot open the re-wrapped keys, even when the row claims the old id.
+    await expectCode(store.reveal(ns, 'one'), 'AIOS_SECRETS_MASTER_KEY');
+    await setColumns(ns, 'one', { master_key_id: key.id });
+    await expectCode(store.reveal(ns, 'one'), 'AIOS_SECRETS_MASTER_KEY');
+    await setColumns(ns, 'one', { master_key_id: newKey.id });
+
+    // Nothing left to do a second time; a key that is not loaded aborts the whole transaction.
+    expect(await rotateMasterKey({ database, keyring: keyringOf(newKey), newKey })).toEqual({ rewrapped: 0 });
+    const third = generateMasterKey();
+    await expectCode(rotateMasterKey({ database, keyring: keyringOf(key), newKey: third }), 'AIOS_SECRETS_MASTER_KEY');
+    expect((await rawRows(ns)).every((r) => r.master_key_id === newKey.id)).toBe(true);
+  });
+});
 
 describe('master keys', () => {
   it('creates the key file on first start with mode 0600, and reads the same key after', () => {

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isAiosError, systemClock, type Clock } from '../src/core/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../src/events/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { migrate, type Database } from '../src/storage/index.ts';
 import { EventWaits, compileMatch, type EventWaitInput, type MatchableEvent } from '../src/workflows/event-waits/index.ts';
 import { SqlRunStore } from '../src/workflows/index.ts';
-import { NATS_URL, natsAvailable, randomName } from './support/services.ts';
-import { sqlBackends } from './support/sql-backends.ts';
-import { useTempDirs } from './support/temp-dirs.ts';
+import { conformance, SQL_BACKENDS, sqlDatabase } from './support/conformance.ts';
 import { LIVENESS_MS } from './support/until.ts';
 
 const event = (data: unknown, extra: Partial<MatchableEvent> = {}): MatchableEvent => ({
@@ -100,153 +98,148 @@ async function signalsOf(s: Side, ns: string, runId: string) {
 
 const openWaits = async (s: Side, ns: string) => (await s.database.db.selectFrom('aios_wf_event_waits').select(['run_id', 'seq']).where('ns', '=', ns).execute()).length;
 
-const backends = await sqlBackends('aios-evw-');
+await conformance('event waits', { backends: SQL_BACKENDS, factory: sqlDatabase }, (t) => {
+  const { it } = t;
+  const ns = 'plant-a';
+  const topic = 'vibration';
+  let a: Side;
+  let n = 0;
+  let runId: string;
+  const newRun = async (side = a) => (await side.runs.createRun({ ns, id: `run-${++n}`, name: 'inspect', version: '1', createdBy: 'test' })).run.id;
+  const append = (side: Side, ...data: object[]) => side.log.publish(ns, topic, data.map((d) => ({ data: d, headers: { source: 'plc' } })));
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`event waits: ${backend.name}`, () => {
-    const ns = 'plant-a';
-    const topic = 'vibration';
-    let a: Side;
-    let n = 0;
-    let runId: string;
-    const newRun = async (side = a) => (await side.runs.createRun({ ns, id: `run-${++n}`, name: 'inspect', version: '1', createdBy: 'test' })).run.id;
-    const append = (side: Side, ...data: object[]) => side.log.publish(ns, topic, data.map((d) => ({ data: d, headers: { source: 'plc' } })));
-
-    beforeAll(async () => {
-      const database = await backend.connect();
-      a = await openSide(database, new SqlEventStore(database));
-      await a.log.createTopic(ns, { name: topic, partitions: 2, keyField: 'turbineId' });
-    });
-    afterAll(async () => {
-      await a?.close();
-      await backend.cleanup();
-    });
-    beforeEach(async () => {
-      await a.database.db.deleteFrom('aios_wf_event_waits').execute();
-      runId = await newRun();
-    });
-
-    it('delivers the first matching event once, as the signal aios.event:<seq>, and wakes the released run', async () => {
-      const [claimed] = (await a.runs.claim('w1', { leaseMs: 30_000, limit: 1000 })).filter((r) => r.id === runId);
-      await a.runs.update(ns, runId, claimed.epoch, { status: 'waiting', owner: null, wakeAt: null });
-      await waitFor(a, { ns, runId, seq: 3, topic, match: "event.data.turbineId == 'T-7' && event.data.rms > 0.5" });
-      await append(a, { turbineId: 'T-7', rms: 0.2 }, { turbineId: 'T-8', rms: 0.9 });
-      expect(await a.waits.tick()).toBe(0);
-      expect(await signalsOf(a, ns, runId)).toEqual([]);
-      const [hit] = await append(a, { turbineId: 'T-7', rms: 0.8, n: 1 }, { turbineId: 'T-7', rms: 0.9, n: 2 });
-      expect(await a.waits.tick()).toBe(1);
-      await append(a, { turbineId: 'T-7', rms: 0.95 });
-      expect(await a.waits.tick()).toBe(0);
-      const signals = await signalsOf(a, ns, runId);
-      expect(signals).toHaveLength(1);
-      expect(signals[0].name).toBe('aios.event:3');
-      expect(signals[0].payload.event).toMatchObject({ id: hit.id, topic, key: 'T-7', partition: hit.partition, offset: hit.offset, data: { turbineId: 'T-7', rms: 0.8, n: 1 }, headers: { source: 'plc' } });
-      expect(typeof signals[0].payload.event.time).toBe('number');
-      expect(await openWaits(a, ns)).toBe(0);
-      const run = await a.runs.getRun(ns, runId);
-      expect(run?.wakeAt, 'the released waiting run is due again').toBeDefined();
-      const [again] = (await a.runs.claim('w2', { leaseMs: 30_000, limit: 1000 })).filter((r) => r.id === runId);
-      expect((await a.runs.takeSignal(ns, runId, again.epoch, 'aios.event:3', 3))?.payload).toMatchObject({ event: { id: hit.id } });
-    });
-
-    it('does not match an event appended before the position, and does match one appended after it', async () => {
-      const before = await append(a, { turbineId: 'T-7', rms: 0.9, when: 'before' });
-      const position = await a.waits.position(ns, topic);
-      expect(position[before[0].partition]).toBe(before[0].offset + 1);
-      const between = await append(a, { turbineId: 'T-7', rms: 0.2, when: 'between' });
-      await waitFor(a, { ns, runId, seq: 1, topic, match: 'event.data.rms > 0.1' }, position);
-      expect(await a.waits.tick()).toBe(1);
-      expect((await signalsOf(a, ns, runId))[0].payload.event.id).toBe(between[0].id);
-    });
-
-    it('moves a wait past what it scanned without a match', async () => {
-      await waitFor(a, { ns, runId, seq: 1, topic, match: 'event.data.rms > 5.0' });
-      const appended = await append(a, { turbineId: 'T-1', rms: 1 }, { turbineId: 'T-2', rms: 1 }, { turbineId: 'T-3', rms: 1 });
-      expect(await a.waits.tick()).toBe(0);
-      const row = await a.database.db.selectFrom('aios_wf_event_waits').select('after').where('ns', '=', ns).where('run_id', '=', runId).executeTakeFirstOrThrow();
-      const after = typeof row.after === 'string' ? JSON.parse(row.after) : row.after;
-      for (const e of appended) expect(after[e.partition]).toBeGreaterThan(e.offset);
-      await a.waits.cancel(ns, runId, 1);
-    });
-
-    // Two connections on PostgreSQL, as two processes would have. SQLite has one writer: a second
-    // connection in the same process would block the thread in busy_timeout while the first
-    // holds its transaction open, so there the two matchers share the connection.
-    it('delivers once when two matchers tick at the same time', async () => {
-      const database = backend.name === 'postgres' ? await backend.connect() : undefined;
-      const b = database ? await openSide(database, new SqlEventStore(database)) : { waits: new EventWaits({ database: a.database, events: a.log }), close: async () => undefined };
-      try {
-        const ids = [runId, ...(await Promise.all(Array.from({ length: 14 }, () => newRun())))];
-        for (const id of ids) await waitFor(a, { ns, runId: id, seq: 7, topic, match: "event.data.kind == 'trip'" });
-        await append(a, { turbineId: 'T-9', kind: 'trip' }, { turbineId: 'T-4', kind: 'trip' });
-        const [x, y] = await Promise.all([a.waits.tick(), b.waits.tick()]);
-        expect(x + y).toBe(ids.length);
-        for (const id of ids) expect((await signalsOf(a, ns, id)).map((s) => s.name)).toEqual(['aios.event:7']);
-        expect(await Promise.all([a.waits.tick(), b.waits.tick()])).toEqual([0, 0]);
-      } finally {
-        await b.close();
-      }
-    });
-
-    it('cancel removes a wait, and cancelRun all of a run', async () => {
-      await waitFor(a, { ns, runId, seq: 1, topic, match: 'true' });
-      await waitFor(a, { ns, runId, seq: 2, topic, match: 'true' });
-      await waitFor(a, { ns, runId, seq: 3, topic, match: 'true' });
-      expect(await a.waits.cancel(ns, runId, 1)).toBe(true);
-      expect(await a.waits.cancel(ns, runId, 1)).toBe(false);
-      expect(await a.waits.cancelRun(ns, runId)).toBe(2);
-      await append(a, { turbineId: 'T-7' });
-      expect(await a.waits.tick()).toBe(0);
-      expect(await signalsOf(a, ns, runId)).toEqual([]);
-    });
-
-    it('cleans up the waits of a finished run and those long past their deadline', async () => {
-      const clock = new ManualClock(Date.now());
-      const waits = new EventWaits({ database: a.database, events: a.log, clock });
-      const [claimed] = (await a.runs.claim('w3', { leaseMs: 30_000, limit: 1000 })).filter((r) => r.id === runId);
-      await waitFor(a, { ns, runId, seq: 1, topic, match: 'true' });
-      const late = await newRun();
-      await waitFor(a, { ns, runId: late, seq: 1, topic, match: 'true', deadline: clock.now() + 1_000 });
-      await a.runs.update(ns, runId, claimed.epoch, { status: 'completed', output: 1 });
-      clock.advance(2_000);
-      await append(a, { turbineId: 'T-7' });
-      expect(await waits.tick(), 'a finished run and a wait past its deadline take no event').toBe(0);
-      expect(await openWaits(a, ns)).toBe(1);
-      clock.advance(60_000);
-      expect(await waits.tick()).toBe(0);
-      expect(await openWaits(a, ns)).toBe(0);
-      expect(await signalsOf(a, ns, runId)).toEqual([]);
-      expect(await signalsOf(a, ns, late)).toEqual([]);
-    });
-
-    it('matches in the background once started, woken by an append', async () => {
-      await waitFor(a, { ns, runId, seq: 5, topic, match: "event.data.turbineId == 'T-5'" });
-      a.waits.start();
-      try {
-        await append(a, { turbineId: 'T-5' });
-        await expect.poll(() => signalsOf(a, ns, runId), { timeout: LIVENESS_MS }).toHaveLength(1);
-      } finally {
-        await a.waits.stop();
-      }
-    });
-  });
-}
-
-const nats = await natsAvailable();
-
-describe.skipIf(!nats)('event waits: NATS event store', () => {
-  const tempDir = useTempDirs();
-  const ns = randomName('t');
-  let side: Side;
-  let store: NatsEventStore;
   beforeAll(async () => {
-    store = await NatsEventStore.connect({ url: NATS_URL });
-    side = await openSide(createDatabase({ sqliteFile: `${tempDir('aios-evw-nats-')}/aios.db` }), store);
-    await side.log.createTopic(ns, { name: 'alarms', partitions: 3, keyField: 'site' });
+    const database = await t.fixture.connect();
+    a = await openSide(database, new SqlEventStore(database));
+    await a.log.createTopic(ns, { name: topic, partitions: 2, keyField: 'turbineId' });
   });
   afterAll(async () => {
-    await store?.dropNamespace(ns);
-    await side?.close();
+    await a?.close();
+  });
+  beforeEach(async () => {
+    await a.database.db.deleteFrom('aios_wf_event_waits').execute();
+    runId = await newRun();
+  });
+
+  it('delivers the first matching event once, as the signal aios.event:<seq>, and wakes the released run', async () => {
+    const [claimed] = (await a.runs.claim('w1', { leaseMs: 30_000, limit: 1000 })).filter((r) => r.id === runId);
+    await a.runs.update(ns, runId, claimed.epoch, { status: 'waiting', owner: null, wakeAt: null });
+    await waitFor(a, { ns, runId, seq: 3, topic, match: "event.data.turbineId == 'T-7' && event.data.rms > 0.5" });
+    await append(a, { turbineId: 'T-7', rms: 0.2 }, { turbineId: 'T-8', rms: 0.9 });
+    expect(await a.waits.tick()).toBe(0);
+    expect(await signalsOf(a, ns, runId)).toEqual([]);
+    const [hit] = await append(a, { turbineId: 'T-7', rms: 0.8, n: 1 }, { turbineId: 'T-7', rms: 0.9, n: 2 });
+    expect(await a.waits.tick()).toBe(1);
+    await append(a, { turbineId: 'T-7', rms: 0.95 });
+    expect(await a.waits.tick()).toBe(0);
+    const signals = await signalsOf(a, ns, runId);
+    expect(signals).toHaveLength(1);
+    expect(signals[0].name).toBe('aios.event:3');
+    expect(signals[0].payload.event).toMatchObject({ id: hit.id, topic, key: 'T-7', partition: hit.partition, offset: hit.offset, data: { turbineId: 'T-7', rms: 0.8, n: 1 }, headers: { source: 'plc' } });
+    expect(typeof signals[0].payload.event.time).toBe('number');
+    expect(await openWaits(a, ns)).toBe(0);
+    const run = await a.runs.getRun(ns, runId);
+    expect(run?.wakeAt, 'the released waiting run is due again').toBeDefined();
+    const [again] = (await a.runs.claim('w2', { leaseMs: 30_000, limit: 1000 })).filter((r) => r.id === runId);
+    expect((await a.runs.takeSignal(ns, runId, again.epoch, 'aios.event:3', 3))?.payload).toMatchObject({ event: { id: hit.id } });
+  });
+
+  it('does not match an event appended before the position, and does match one appended after it', async () => {
+    const before = await append(a, { turbineId: 'T-7', rms: 0.9, when: 'before' });
+    const position = await a.waits.position(ns, topic);
+    expect(position[before[0].partition]).toBe(before[0].offset + 1);
+    const between = await append(a, { turbineId: 'T-7', rms: 0.2, when: 'between' });
+    await waitFor(a, { ns, runId, seq: 1, topic, match: 'event.data.rms > 0.1' }, position);
+    expect(await a.waits.tick()).toBe(1);
+    expect((await signalsOf(a, ns, runId))[0].payload.event.id).toBe(between[0].id);
+  });
+
+  it('moves a wait past what it scanned without a match', async () => {
+    await waitFor(a, { ns, runId, seq: 1, topic, match: 'event.data.rms > 5.0' });
+    const appended = await append(a, { turbineId: 'T-1', rms: 1 }, { turbineId: 'T-2', rms: 1 }, { turbineId: 'T-3', rms: 1 });
+    expect(await a.waits.tick()).toBe(0);
+    const row = await a.database.db.selectFrom('aios_wf_event_waits').select('after').where('ns', '=', ns).where('run_id', '=', runId).executeTakeFirstOrThrow();
+    const after = typeof row.after === 'string' ? JSON.parse(row.after) : row.after;
+    for (const e of appended) expect(after[e.partition]).toBeGreaterThan(e.offset);
+    await a.waits.cancel(ns, runId, 1);
+  });
+
+  // Two connections on PostgreSQL, as two processes would have. SQLite has one writer: a second
+  // connection in the same process would block the thread in busy_timeout while the first
+  // holds its transaction open, so there the two matchers share the connection.
+  it('delivers once when two matchers tick at the same time', async () => {
+    const database = t.backend === 'postgres' ? await t.fixture.connect() : undefined;
+    const b = database ? await openSide(database, new SqlEventStore(database)) : { waits: new EventWaits({ database: a.database, events: a.log }), close: async () => undefined };
+    try {
+      const ids = [runId, ...(await Promise.all(Array.from({ length: 14 }, () => newRun())))];
+      for (const id of ids) await waitFor(a, { ns, runId: id, seq: 7, topic, match: "event.data.kind == 'trip'" });
+      await append(a, { turbineId: 'T-9', kind: 'trip' }, { turbineId: 'T-4', kind: 'trip' });
+      const [x, y] = await Promise.all([a.waits.tick(), b.waits.tick()]);
+      expect(x + y).toBe(ids.length);
+      for (const id of ids) expect((await signalsOf(a, ns, id)).map((s) => s.name)).toEqual(['aios.event:7']);
+      expect(await Promise.all([a.waits.tick(), b.waits.tick()])).toEqual([0, 0]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('cancel removes a wait, and cancelRun all of a run', async () => {
+    await waitFor(a, { ns, runId, seq: 1, topic, match: 'true' });
+    await waitFor(a, { ns, runId, seq: 2, topic, match: 'true' });
+    await waitFor(a, { ns, runId, seq: 3, topic, match: 'true' });
+    expect(await a.waits.cancel(ns, runId, 1)).toBe(true);
+    expect(await a.waits.cancel(ns, runId, 1)).toBe(false);
+    expect(await a.waits.cancelRun(ns, runId)).toBe(2);
+    await append(a, { turbineId: 'T-7' });
+    expect(await a.waits.tick()).toBe(0);
+    expect(await signalsOf(a, ns, runId)).toEqual([]);
+  });
+
+  it('cleans up the waits of a finished run and those long past their deadline', async () => {
+    const clock = new ManualClock(Date.now());
+    const waits = new EventWaits({ database: a.database, events: a.log, clock });
+    const [claimed] = (await a.runs.claim('w3', { leaseMs: 30_000, limit: 1000 })).filter((r) => r.id === runId);
+    await waitFor(a, { ns, runId, seq: 1, topic, match: 'true' });
+    const late = await newRun();
+    await waitFor(a, { ns, runId: late, seq: 1, topic, match: 'true', deadline: clock.now() + 1_000 });
+    await a.runs.update(ns, runId, claimed.epoch, { status: 'completed', output: 1 });
+    clock.advance(2_000);
+    await append(a, { turbineId: 'T-7' });
+    expect(await waits.tick(), 'a finished run and a wait past its deadline take no event').toBe(0);
+    expect(await openWaits(a, ns)).toBe(1);
+    clock.advance(60_000);
+    expect(await waits.tick()).toBe(0);
+    expect(await openWaits(a, ns)).toBe(0);
+    expect(await signalsOf(a, ns, runId)).toEqual([]);
+    expect(await signalsOf(a, ns, late)).toEqual([]);
+  });
+
+  it('matches in the background once started, woken by an append', async () => {
+    await waitFor(a, { ns, runId, seq: 5, topic, match: "event.data.turbineId == 'T-5'" });
+    a.waits.start();
+    try {
+      await append(a, { turbineId: 'T-5' });
+      await expect.poll(() => signalsOf(a, ns, runId), { timeout: LIVENESS_MS }).toHaveLength(1);
+    } finally {
+      await a.waits.stop();
+    }
+  });
+});
+
+// The NATS event store under SQL waits: positions come from JetStream, the waits from SQLite.
+await conformance('event waits on the event log', { backends: ['nats'], factory: (env) => env }, (t) => {
+  const { it } = t;
+  let ns: string;
+  let side: Side;
+  beforeAll(async () => {
+    ns = t.fixture.unique('t');
+    const store = await NatsEventStore.connect({ url: t.fixture.natsUrl! });
+    t.fixture.onTeardown(async () => {
+      await store.dropNamespace(ns);
+      await side?.close();
+    });
+    side = await openSide(await (await t.fixture.freshDatabase()).connect({ migrations: false }), store);
+    await side.log.createTopic(ns, { name: 'alarms', partitions: 3, keyField: 'site' });
   });
 
   it('takes the position of every partition and delivers the first matching event', async () => {

@@ -2,11 +2,10 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/index.ts';
 import { EventLog, SqlEventStore } from '../src/events/index.ts';
-import { migrate } from '../src/storage/index.ts';
 import { SqlRunStore, TerminalError, defineWorkflow, type WorkflowRun, type WorkflowTables } from '../src/workflows/index.ts';
 import { createLogger } from '../src/core/index.ts';
-import { NATS_URL, freshPgSchema, natsAvailable, pgAvailable, randomName } from './support/services.ts';
-import { sqlBackends } from './support/sql-backends.ts';
+import { NATS_URL, natsAvailable, randomName } from './support/services.ts';
+import { conformance, SQL_BACKENDS, sqlDatabase, type BackendEnv } from './support/conformance.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
 import { until } from './support/until.ts';
 
@@ -52,118 +51,103 @@ const badMatch = defineWorkflow('bad-match', { version: '1' }, async (ctx) => {
   }
 });
 
-
-const pg = await pgAvailable();
-
-for (const backend of [{ name: 'sqlite', available: true }, { name: 'postgres', available: pg }]) {
-  describe.skipIf(!backend.available)(`outbox and event waits through createAios: ${backend.name}`, () => {
-    let t: TestAios;
-    let drop: (() => Promise<void>) | undefined;
-    const ended = (id: string) => until(async () => {
-      const r = await t.aios.workflows.getRun(NS, id);
-      return r && ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
-    }, `run ${id} to end`);
-    const read = async (topic: string) => (await t.aios.events.read(NS, topic, { limit: 1000 })).events;
-
-    beforeAll(async () => {
-      const config: Record<string, string> = {};
-      if (backend.name === 'postgres') {
-        const schema = await freshPgSchema();
-        config.databaseUrl = schema.url;
-        drop = schema.drop;
-      }
-      t = await startTestAios(config);
-      t.aios.register(outbox, badEmit, awaitInspection, badMatch);
-      await t.aios.events.createTopic(NS, { name: 'work-orders', schema: { type: 'object', required: ['asset'], properties: { asset: { type: 'string' } } } });
-      await t.aios.events.createTopic(NS, { name: 'inspections', partitions: 2, keyField: 'asset' });
-    });
-    afterAll(async () => {
-      await t?.cleanup();
-      await drop?.();
-    });
-
-    it('appends what a step emits with its result only (a failed attempt emits nothing), and ctx.emit once, with the run\'s lineage', async () => {
-      failFirstAttempt = true;
-      const run = await t.aios.workflows.startRun(NS, 'outbox', { asset: 'T-7' }, { id: 'ob-1' });
-      const done = await ended('ob-1');
-      expect(done.status).toBe('completed');
-      const events = await read('work-orders');
-      expect(events.map((e) => e.data)).toEqual([
-        { asset: 'T-7', attempt: 2 },
-        { asset: 'T-7', wo: 'WO-T-7', note: 'parts ordered' },
-        { asset: 'T-7', wo: 'WO-T-7', note: 'crew booked' },
-      ]);
-      expect(events.map((e) => e.id)).toEqual(['ob-1:0:0', 'ob-1:1:0', 'ob-1:1:1']);
-      expect(new Set(events.map((e) => e.headers['x-aios-lineage-id']))).toEqual(new Set([run.lineageId]));
-      expect((done.output as { sent: unknown }).sent).toEqual({ topic: 'work-orders', ids: ['ob-1:1:0', 'ob-1:1:1'] });
-      const history = await t.aios.workflows.history(NS, 'ob-1');
-      expect(history.map((e) => `${e.kind}:${e.name}`)).toEqual(['step:open-work-order', 'emit:work-orders']);
-    });
-
-    it('fails a step whose emitted event breaks the topic\'s contract, and appends nothing', async () => {
-      const before = (await read('work-orders')).length;
-      const done = await (async () => {
-        await t.aios.workflows.startRun(NS, 'bad-emit', {}, { id: 'be-1' });
-        return ended('be-1');
-      })();
-      expect(done.status).toBe('failed');
-      expect(done.error?.message).toContain('asset');
-      expect((await read('work-orders')).length).toBe(before);
-    });
-
-    it('resumes a wait on the first matching event appended after the wait began, and times out into its branch', async () => {
-      await t.aios.events.publish(NS, 'inspections', [{ data: { asset: 'T-9', vibration: 0.1 } }]); // before the wait: not matched
-      await t.aios.workflows.startRun(NS, 'await-inspection', { asset: 'T-9' }, { id: 'ai-1' });
-      await t.aios.workflows.startRun(NS, 'await-inspection', { asset: 'T-404', timeoutMs: 300 }, { id: 'ai-2' });
-      await until(async () => (await t.aios.workflows.history(NS, 'ai-1')).some((e) => e.kind === 'wait'), 'the wait to be recorded');
-      await t.aios.events.publish(NS, 'inspections', [{ data: { asset: 'T-9', vibration: 0.9 } }, { data: { asset: 'T-8', vibration: 0.1 } }]);
-      await new Promise((r) => setTimeout(r, 300));
-      expect((await t.aios.workflows.getRun(NS, 'ai-1'))?.status).not.toBe('completed');
-      await t.aios.events.publish(NS, 'inspections', [{ data: { asset: 'T-9', vibration: 0.2, inspector: 'ana' } }, { data: { asset: 'T-9', vibration: 0.3 } }]);
-      const done = await ended('ai-1');
-      expect(done.output).toMatchObject({ outcome: 'cleared', by: { asset: 'T-9', vibration: 0.2, inspector: 'ana' } });
-      expect((await ended('ai-2')).output).toEqual({ outcome: 'escalated' });
-      const waits = await t.aios.database.db.selectFrom('aios_wf_event_waits').selectAll().execute();
-      expect(waits).toEqual([]);
-    });
-
-    it('throws AIOS_VALIDATION into the code for a match that is not CEL', async () => {
-      await t.aios.workflows.startRun(NS, 'bad-match', {}, { id: 'bm-1' });
-      expect((await ended('bm-1')).output).toBe('AIOS_VALIDATION');
-    });
-  });
+/** AIOS on the backend (PostgreSQL: a fresh schema; SQLite: the file in its own data directory), stopped at teardown. */
+async function aiosOn(env: BackendEnv): Promise<TestAios> {
+  const fresh = await env.freshDatabase();
+  const t = await startTestAios(fresh.url ? { databaseUrl: fresh.url } : {});
+  env.onTeardown(() => t.cleanup());
+  return t;
 }
 
-describe('the outbox is atomic with the journal entry (store level)', async () => {
-  for (const backend of await sqlBackends('aios-outbox-')) {
-    it.skipIf(!backend.available)(`${backend.name}: events appended in a journal transaction that rolls back are not in the log`, async () => {
-      const database = await backend.connect();
-      try {
-        await migrate(database);
-        const clock = new ManualClock();
-        const log = new EventLog({ database, store: new SqlEventStore(database, { clock }), clock, logger: createLogger({ level: 'silent' }) });
-        await log.createTopic(NS, { name: 'orders' });
-        const store = new SqlRunStore({ database, clock });
-        await store.createRun({ ns: NS, id: 'r', name: 'x', version: '1', createdBy: 'test' });
-        const [run] = (await store.claim('w', { leaseMs: 1000, limit: 1 })) as WorkflowRun[];
-        const batch = await log.prepareBatch(NS, 'orders', [{ id: 'e1', data: { n: 1 } }]);
-        const appendThen = (fail: boolean) => async (trx: Kysely<WorkflowTables>) => {
-          await log.appendInTransaction(trx, [batch]);
-          if (fail) throw new TerminalError('the journal transaction fails after the append');
-        };
-        await expect(store.appendJournal(NS, 'r', run.epoch, [{ seq: 0, kind: 'emit', name: 'orders', status: 'ok', result: { ids: ['e1'] } }], { also: appendThen(true) })).rejects.toThrow('fails after the append');
-        expect((await log.read(NS, 'orders')).events).toEqual([]);
-        expect(await store.journal(NS, 'r')).toEqual([]);
-        await store.appendJournal(NS, 'r', run.epoch, [{ seq: 0, kind: 'emit', name: 'orders', status: 'ok', result: { ids: ['e1'] } }], { also: appendThen(false) });
-        expect((await log.read(NS, 'orders')).events.map((e) => e.id)).toEqual(['e1']);
-        expect((await store.journal(NS, 'r')).map((e) => e.kind)).toEqual(['emit']);
-        await log.close();
-      } finally {
-        await database.close();
-        await backend.cleanup();
-      }
-    });
-  }
+await conformance('outbox and event waits through createAios', { backends: SQL_BACKENDS, factory: aiosOn }, (h) => {
+  const { it } = h;
+  let t: TestAios;
+  const ended = (id: string) => until(async () => {
+    const r = await t.aios.workflows.getRun(NS, id);
+    return r && ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+  }, `run ${id} to end`);
+  const read = async (topic: string) => (await t.aios.events.read(NS, topic, { limit: 1000 })).events;
+
+  beforeAll(async () => {
+    t = h.fixture;
+    t.aios.register(outbox, badEmit, awaitInspection, badMatch);
+    await t.aios.events.createTopic(NS, { name: 'work-orders', schema: { type: 'object', required: ['asset'], properties: { asset: { type: 'string' } } } });
+    await t.aios.events.createTopic(NS, { name: 'inspections', partitions: 2, keyField: 'asset' });
+  });
+
+  it('appends what a step emits with its result only (a failed attempt emits nothing), and ctx.emit once, with the run\'s lineage', async () => {
+    failFirstAttempt = true;
+    const run = await t.aios.workflows.startRun(NS, 'outbox', { asset: 'T-7' }, { id: 'ob-1' });
+    const done = await ended('ob-1');
+    expect(done.status).toBe('completed');
+    const events = await read('work-orders');
+    expect(events.map((e) => e.data)).toEqual([
+      { asset: 'T-7', attempt: 2 },
+      { asset: 'T-7', wo: 'WO-T-7', note: 'parts ordered' },
+      { asset: 'T-7', wo: 'WO-T-7', note: 'crew booked' },
+    ]);
+    expect(events.map((e) => e.id)).toEqual(['ob-1:0:0', 'ob-1:1:0', 'ob-1:1:1']);
+    expect(new Set(events.map((e) => e.headers['x-aios-lineage-id']))).toEqual(new Set([run.lineageId]));
+    expect((done.output as { sent: unknown }).sent).toEqual({ topic: 'work-orders', ids: ['ob-1:1:0', 'ob-1:1:1'] });
+    const history = await t.aios.workflows.history(NS, 'ob-1');
+    expect(history.map((e) => `${e.kind}:${e.name}`)).toEqual(['step:open-work-order', 'emit:work-orders']);
+  });
+
+  it('fails a step whose emitted event breaks the topic\'s contract, and appends nothing', async () => {
+    const before = (await read('work-orders')).length;
+    const done = await (async () => {
+      await t.aios.workflows.startRun(NS, 'bad-emit', {}, { id: 'be-1' });
+      return ended('be-1');
+    })();
+    expect(done.status).toBe('failed');
+    expect(done.error?.message).toContain('asset');
+    expect((await read('work-orders')).length).toBe(before);
+  });
+
+  it('resumes a wait on the first matching event appended after the wait began, and times out into its branch', async () => {
+    await t.aios.events.publish(NS, 'inspections', [{ data: { asset: 'T-9', vibration: 0.1 } }]); // before the wait: not matched
+    await t.aios.workflows.startRun(NS, 'await-inspection', { asset: 'T-9' }, { id: 'ai-1' });
+    await t.aios.workflows.startRun(NS, 'await-inspection', { asset: 'T-404', timeoutMs: 300 }, { id: 'ai-2' });
+    await until(async () => (await t.aios.workflows.history(NS, 'ai-1')).some((e) => e.kind === 'wait'), 'the wait to be recorded');
+    await t.aios.events.publish(NS, 'inspections', [{ data: { asset: 'T-9', vibration: 0.9 } }, { data: { asset: 'T-8', vibration: 0.1 } }]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await t.aios.workflows.getRun(NS, 'ai-1'))?.status).not.toBe('completed');
+    await t.aios.events.publish(NS, 'inspections', [{ data: { asset: 'T-9', vibration: 0.2, inspector: 'ana' } }, { data: { asset: 'T-9', vibration: 0.3 } }]);
+    const done = await ended('ai-1');
+    expect(done.output).toMatchObject({ outcome: 'cleared', by: { asset: 'T-9', vibration: 0.2, inspector: 'ana' } });
+    expect((await ended('ai-2')).output).toEqual({ outcome: 'escalated' });
+    const waits = await t.aios.database.db.selectFrom('aios_wf_event_waits').selectAll().execute();
+    expect(waits).toEqual([]);
+  });
+
+  it('throws AIOS_VALIDATION into the code for a match that is not CEL', async () => {
+    await t.aios.workflows.startRun(NS, 'bad-match', {}, { id: 'bm-1' });
+    expect((await ended('bm-1')).output).toBe('AIOS_VALIDATION');
+  });
+});
+
+await conformance('the outbox is atomic with the journal entry (store level)', { backends: SQL_BACKENDS, factory: sqlDatabase }, (h) => {
+  h.it('events appended in a journal transaction that rolls back are not in the log', async () => {
+    const { database } = h.fixture;
+    const clock = new ManualClock();
+    const log = new EventLog({ database, store: new SqlEventStore(database, { clock }), clock, logger: createLogger({ level: 'silent' }) });
+    await log.createTopic(NS, { name: 'orders' });
+    const store = new SqlRunStore({ database, clock });
+    await store.createRun({ ns: NS, id: 'r', name: 'x', version: '1', createdBy: 'test' });
+    const [run] = (await store.claim('w', { leaseMs: 1000, limit: 1 })) as WorkflowRun[];
+    const batch = await log.prepareBatch(NS, 'orders', [{ id: 'e1', data: { n: 1 } }]);
+    const appendThen = (fail: boolean) => async (trx: Kysely<WorkflowTables>) => {
+      await log.appendInTransaction(trx, [batch]);
+      if (fail) throw new TerminalError('the journal transaction fails after the append');
+    };
+    await expect(store.appendJournal(NS, 'r', run.epoch, [{ seq: 0, kind: 'emit', name: 'orders', status: 'ok', result: { ids: ['e1'] } }], { also: appendThen(true) })).rejects.toThrow('fails after the append');
+    expect((await log.read(NS, 'orders')).events).toEqual([]);
+    expect(await store.journal(NS, 'r')).toEqual([]);
+    await store.appendJournal(NS, 'r', run.epoch, [{ seq: 0, kind: 'emit', name: 'orders', status: 'ok', result: { ids: ['e1'] } }], { also: appendThen(false) });
+    expect((await log.read(NS, 'orders')).events.map((e) => e.id)).toEqual(['e1']);
+    expect((await store.journal(NS, 'r')).map((e) => e.kind)).toEqual(['emit']);
+    await log.close();
+  });
 });
 
 describe.skipIf(!(await natsAvailable()))('the outbox with the event log on NATS JetStream', () => {

@@ -1,17 +1,15 @@
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, expect } from 'vitest';
 import { ManualClock, isAiosError, type ErrorCode } from '../src/core/index.ts';
 import { LineageStore } from '../src/governance/index.ts';
-import { migrate, type Database } from '../src/storage/index.ts';
+import type { Database } from '../src/storage/index.ts';
 import { SqlRunStore, type RunStore, type WorkflowRun, type WorkflowTables } from '../src/workflows/index.ts';
-import { sqlBackends } from './support/sql-backends.ts';
+import { conformance, SQL_BACKENDS, sqlDatabase } from './support/conformance.ts';
 
 /**
  * The one conformance suite of the workflow run store: the same behaviours against SQLite and
  * PostgreSQL. A new backend is done when this passes on it.
  */
-
-const backends = await sqlBackends('aios-wf-');
 
 const LEASE = 30_000;
 const NS = 'plant-a';
@@ -24,23 +22,25 @@ async function expectCode(p: Promise<unknown>, code: ErrorCode): Promise<void> {
   expect(isAiosError(err) ? err.code : err).toBe(code);
 }
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`workflow run store conformance: ${backend.name}`, () => {
+await conformance(
+  'workflow run store conformance',
+  {
+    backends: SQL_BACKENDS,
+    factory: sqlDatabase,
+    skip: [{ backend: 'sqlite', reason: 'one writer: pools in separate processes never claim at the same time', tests: ['gives each of 500 runs to exactly one of 4 concurrent claimers in separate pools'] }],
+  },
+  (t) => {
+    const { it } = t;
     let database: Database;
     let clock: ManualClock;
     let store: RunStore;
 
-    beforeAll(async () => {
-      database = await backend.connect();
-      await migrate(database);
-    });
-    afterAll(async () => {
-      await database?.close();
-      await backend.cleanup();
+    beforeAll(() => {
+      database = t.fixture.database;
     });
     beforeEach(async () => {
       // Claims span namespaces, so every test starts from empty tables.
-      for (const t of ['aios_wf_runs', 'aios_wf_journal', 'aios_wf_signals', 'aios_wf_workers']) await database.db.deleteFrom(t).execute();
+      for (const table of ['aios_wf_runs', 'aios_wf_journal', 'aios_wf_signals', 'aios_wf_workers']) await database.db.deleteFrom(table).execute();
       clock = new ManualClock();
       store = new SqlRunStore({ database, clock });
     });
@@ -454,12 +454,12 @@ for (const backend of backends) {
       expect((await store.getRun('a', 'same'))?.status).toBe('running');
     });
 
-    it.skipIf(backend.name !== 'postgres')('gives each of 500 runs to exactly one of 4 concurrent claimers in separate pools', async () => {
+    it('gives each of 500 runs to exactly one of 4 concurrent claimers in separate pools', async () => {
       const total = 500;
       for (let i = 0; i < total; i += 100) {
         await Promise.all(Array.from({ length: 100 }, (_, j) => store.createRun({ ns: NS, id: `run-${String(i + j).padStart(3, '0')}`, name: 'n', version: '1', createdBy: 'api' })));
       }
-      const pools = await Promise.all(Array.from({ length: 4 }, () => backend.connect()));
+      const pools = await Promise.all(Array.from({ length: 4 }, () => t.fixture.connect()));
       try {
         const claimers = pools.map((db, i) => ({ worker: `w${i}`, store: new SqlRunStore({ database: db, clock }) }));
         for (const c of claimers) await c.store.heartbeat(c.worker);
@@ -484,5 +484,5 @@ for (const backend of backends) {
         await Promise.all(pools.map((p) => p.close()));
       }
     });
-  });
-}
+  },
+);

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManualClock, systemClock, type Clock } from '../../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../../src/storage/index.ts';
+import type { Database } from '../../src/storage/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventLogLimits } from '../../src/events/index.ts';
-import { freshPgSchema, natsAvailable, NATS_URL, pgAvailable, randomName } from './services.ts';
+import type { BackendEnv, BackendName } from './conformance.ts';
+
+/** Every backend of the event log. */
+export const EVENT_LOG_BACKENDS: readonly BackendName[] = ['sqlite', 'postgres', 'nats'];
 
 export interface Opened {
   readonly log: EventLog;
@@ -12,83 +12,45 @@ export interface Opened {
   close(): Promise<void>;
 }
 
-/** One backend of the event log, opened and reopened on the same durable state. */
-export interface Backend {
-  readonly name: 'sqlite' | 'postgres' | 'nats';
-  readonly available: boolean;
+/** The event log on one backend, opened and reopened on the same durable state. */
+export interface EventLogFixture {
   /** A namespace unique to this run, so NATS streams of parallel runs never meet. */
   readonly ns: string;
+  /** A second namespace of this run (also dropped from NATS at teardown). */
+  readonly otherNs: string;
   open(opts?: { clock?: Clock; limits?: Partial<EventLogLimits> }): Promise<Opened>;
-  cleanup(): Promise<void>;
 }
 
-function sqliteBackend(): Backend {
-  const dir = mkdtempSync(join(tmpdir(), 'aios-ev-'));
+/**
+ * The conformance factory of the event log: SQL stores on a fresh SQLite file or PostgreSQL
+ * schema; on NATS, JetStream with the topic registry in a fresh SQLite file, and the run's
+ * streams dropped at teardown.
+ */
+export async function eventLogFactory(env: BackendEnv): Promise<EventLogFixture> {
+  const fresh = await env.freshDatabase();
+  const ns = env.unique('t');
+  const otherNs = `${ns}x`;
+  const natsUrl = env.natsUrl;
+  if (natsUrl) {
+    env.onTeardown(async () => {
+      const store = await NatsEventStore.connect({ url: natsUrl });
+      for (const n of [ns, otherNs]) await store.dropNamespace(n);
+      await store.close();
+    });
+  }
   return {
-    name: 'sqlite',
-    available: true,
-    ns: randomName('t'),
-    async open(opts = {}) {
-      const database = createDatabase({ sqliteFile: join(dir, 'aios.db') });
-      await migrate(database);
-      const log = new EventLog({ database, store: new SqlEventStore(database, { clock: opts.clock }), clock: opts.clock, limits: opts.limits });
-      return { log, database, close: async () => { await log.close(); await database.close(); } };
-    },
-    async cleanup() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function postgresBackend(): Promise<Backend> {
-  const available = await pgAvailable();
-  const schema = available ? await freshPgSchema() : undefined;
-  return {
-    name: 'postgres',
-    available,
-    ns: randomName('t'),
-    async open(opts = {}) {
-      const database = createDatabase({ url: schema!.url });
-      await migrate(database);
-      const log = new EventLog({ database, store: new SqlEventStore(database, { clock: opts.clock }), clock: opts.clock, limits: opts.limits });
-      return { log, database, close: async () => { await log.close(); await database.close(); } };
-    },
-    async cleanup() {
-      await schema?.drop();
-    },
-  };
-}
-
-async function natsBackend(): Promise<Backend> {
-  const available = await natsAvailable();
-  const dir = mkdtempSync(join(tmpdir(), 'aios-ev-'));
-  const ns = randomName('t');
-  const opened: NatsEventStore[] = [];
-  return {
-    name: 'nats',
-    available,
     ns,
+    otherNs,
     async open(opts = {}) {
-      const database = createDatabase({ sqliteFile: join(dir, 'aios.db') });
-      await migrate(database);
-      const store = await NatsEventStore.connect({ url: NATS_URL, clock: opts.clock ?? systemClock });
-      opened.push(store);
+      const database = await fresh.connect();
+      const store = natsUrl ? await NatsEventStore.connect({ url: natsUrl, clock: opts.clock ?? systemClock }) : new SqlEventStore(database, { clock: opts.clock });
       const log = new EventLog({ database, store, clock: opts.clock, limits: opts.limits });
-      return { log, database, close: async () => { await log.close(); await database.close(); } };
-    },
-    async cleanup() {
-      if (available) {
-        const store = await NatsEventStore.connect({ url: NATS_URL });
-        for (const n of [ns, `${ns}x`]) await store.dropNamespace(n);
-        await store.close();
-      }
-      rmSync(dir, { recursive: true, force: true });
+      let closed: Promise<void> | undefined;
+      const close = () => (closed ??= log.close().then(() => database.close()));
+      env.onTeardown(close);
+      return { log, database, close };
     },
   };
-}
-
-export async function allBackends(): Promise<Backend[]> {
-  return [sqliteBackend(), await postgresBackend(), await natsBackend()];
 }
 
 export { ManualClock };

@@ -48,7 +48,7 @@ import { StreamReader } from './nats-read.ts';
  * acknowledgement, resends the same ids, and gets the original positions for those that made
  * it. This holds for as long as the event is retained, not only for a time window; once
  * retention has removed an event its id may be stored again, as in the SQL backends.
- * (src/events/nats/nats-event-store.test.ts kills appending processes with SIGKILL and checks
+ * (test/nats-event-store.test.ts kills appending processes with SIGKILL and checks
  * that every id is stored exactly once after the resend.)
  *
  * Nats-Msg-Id is set as well. Within its window (two minutes) the server answers a repeated id
