@@ -5,9 +5,11 @@ export { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTime
 export type { CancelInfo } from './errors.ts';
 export { Saga } from './saga.ts';
 export type { CompensationRunner, SagaStepOptions } from './saga.ts';
-export { MISSING_VERSION_BACKOFF_MS, WorkflowEngine } from './workflow-engine.ts';
+export { WorkflowEngine } from './workflow-engine.ts';
+export { MISSING_VERSION_BACKOFF_MS } from './workflow-worker.ts';
 export { compareVersions } from './registry.ts';
-export type { CancelOptions, SignalOptions, StartRunOptions, TerminateOptions, WorkflowEngineOptions } from './workflow-engine.ts';
+export type { WorkflowEngineOptions } from './workflow-engine.ts';
+export type { CancelOptions, SignalOptions, StartRunOptions, TerminateOptions } from './workflow-client.ts';
 export type { RunChange, RunRecorder } from './recorder.ts';
 export type { EmitEvent, EmitResult, EventResult, EventWaitRecord, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';
 export { CANCEL_SIGNAL, childSignal, eventSignal, RESERVED_SIGNAL_PREFIX } from './signals.ts';
