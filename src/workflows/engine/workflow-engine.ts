@@ -1,32 +1,13 @@
-import type { Clock, Logger } from '../../core/index.ts';
-import type { JournalEntry, ListRunsOptions, RunPage, RunStore, WorkflowRun } from '../store/run-store.ts';
+import type { JournalEntry, ListRunsOptions, RunPage, WorkflowRun } from '../store/run-store.ts';
 import type { WorkflowDefinition } from './define.ts';
 import { DefinitionRegistry } from './registry.ts';
-import type { RunRecorder } from './recorder.ts';
-import type { WorkflowEventPort } from './event-port.ts';
 import type { Registry } from 'prom-client';
 import { WorkflowMetrics } from './workflow-metrics.ts';
 import { WorkflowClient, type CancelOptions, type SignalOptions, type StartRunOptions, type TerminateOptions } from './workflow-client.ts';
-import { WorkflowWorker } from './workflow-worker.ts';
+import { WorkflowWorker, type WorkflowWorkerOptions } from './workflow-worker.ts';
 
-export interface WorkflowEngineOptions {
-  readonly store: RunStore;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** Unique per process; a UUIDv7 when absent. */
-  readonly workerId?: string;
-  /** A worker silent for this long loses its runs to other workers. Default 10 s. */
-  readonly leaseMs?: number;
-  /** How often the worker loop looks for runnable runs when nothing wakes it. Default 200 ms. */
-  readonly pollMs?: number;
-  /** Waits that end within this many ms keep the run in memory; longer ones release it. Default 30 s. */
-  readonly holdMs?: number;
-  /** Most runs held in memory at once. Default 100. */
-  readonly maxConcurrent?: number;
-  /** Audit records and lineage nodes of what runs do; none when absent. */
-  readonly recorder?: RunRecorder;
-  /** The event log, for `ctx.emit` and `ctx.waitForEvent`; both refuse without it. */
-  readonly events?: WorkflowEventPort;
+/** The worker's options (the engine makes the definitions and the client), and where its metrics go. */
+export interface WorkflowEngineOptions extends Omit<WorkflowWorkerOptions, 'definitions' | 'client' | 'metrics'> {
   /** Prometheus registry for the engine's metrics (runs started and ended, steps, run duration). */
   readonly metrics?: Registry;
 }
@@ -54,26 +35,10 @@ export class WorkflowEngine {
   readonly #worker: WorkflowWorker;
 
   constructor(opts: WorkflowEngineOptions) {
-    const metrics = opts.metrics ? new WorkflowMetrics(opts.metrics, () => this.#worker.inMemory) : undefined;
-    const common = {
-      store: opts.store,
-      logger: opts.logger,
-      definitions: this.#defs,
-      ...(opts.recorder ? { recorder: opts.recorder } : {}),
-      ...(metrics ? { metrics } : {}),
-    };
-    this.#client = new WorkflowClient(common);
-    this.#worker = new WorkflowWorker({
-      ...common,
-      clock: opts.clock,
-      client: this.#client,
-      ...(opts.workerId !== undefined ? { workerId: opts.workerId } : {}),
-      ...(opts.leaseMs !== undefined ? { leaseMs: opts.leaseMs } : {}),
-      ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
-      ...(opts.holdMs !== undefined ? { holdMs: opts.holdMs } : {}),
-      ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),
-      ...(opts.events ? { events: opts.events } : {}),
-    });
+    const { metrics: registry, ...workerOpts } = opts;
+    const metrics = registry ? new WorkflowMetrics(registry, () => this.#worker.inMemory) : undefined;
+    this.#client = new WorkflowClient({ store: opts.store, logger: opts.logger, definitions: this.#defs, recorder: opts.recorder, metrics });
+    this.#worker = new WorkflowWorker({ ...workerOpts, definitions: this.#defs, client: this.#client, metrics });
     this.workerId = this.#worker.workerId;
   }
 
