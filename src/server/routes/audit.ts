@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
 import { entryProblem, type AuditRecord, type WitnessEntry } from '../../governance/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { pageOf, pagedList, pageSchema } from '../paged-list.ts';
 import { ProblemSchema } from './shared.ts';
 
 const AuditOut = Type.Object({
@@ -65,14 +66,10 @@ export function auditRoutes(deps: ServerDeps): FastifyPluginAsync {
           tags: ['audit'],
           summary: 'Audit records of the namespace, by principal, action, resource, time and lineage id, in seq order',
           querystring: Filter,
-          response: { 200: Type.Object({ records: Type.Array(AuditOut), next: Type.Union([Type.Integer(), Type.Null()]) }), 400: ProblemSchema },
+          response: { 200: pageSchema('records', AuditOut, Type.Integer()), 400: ProblemSchema },
         },
       },
-      async (req) => {
-        const limit = req.query.limit ?? 100;
-        const records = await audit.query(namespaceOf(req), { ...filterOf(req.query), limit });
-        return { records: records.map(auditOut), next: records.length === limit ? records[records.length - 1].seq : null };
-      },
+      async (req) => pagedList('records', req.query.limit, async (limit) => pageOf(await audit.query(namespaceOf(req), { ...filterOf(req.query), limit }), limit, (r) => r.seq), auditOut),
     );
 
     app.get(

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
 import { ROLES, type ApiKeyInfo } from '../../governance/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { PageQuery, nextAfter, ProblemSchema } from './shared.ts';
+import { pageOf, pagedList, pageSchema } from '../paged-list.ts';
+import { PageQuery, ProblemSchema } from './shared.ts';
 
 const KeyOut = Type.Object({
   id: Type.String({ description: 'the visible prefix that names the key' }),
@@ -91,14 +92,10 @@ export function keyRoutes(deps: ServerDeps): FastifyPluginAsync {
           tags: ['keys'],
           summary: 'API keys of the namespace (never the keys themselves)',
           querystring: PageQuery,
-          response: { 200: Type.Object({ keys: Type.Array(KeyOut), next: Type.Union([Type.String(), Type.Null()]) }) },
+          response: { 200: pageSchema('keys', KeyOut) },
         },
       },
-      async (req) => {
-        const limit = req.query.limit ?? 100;
-        const list = await keys.list(namespaceOf(req), { after: req.query.after, limit });
-        return { keys: list.map(keyOut), next: nextAfter(list, limit, (x) => x.id) };
-      },
+      async (req) => pagedList('keys', req.query.limit, async (limit) => pageOf(await keys.list(namespaceOf(req), { after: req.query.after, limit }), limit, (x) => x.id), keyOut),
     );
 
     app.get(

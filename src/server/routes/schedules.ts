@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError } from '../../core/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { pagedList, pageSchema } from '../paged-list.ts';
 import { ProblemSchema } from './shared.ts';
 import { ScheduleCreateBody, ScheduleListQuery, ScheduleOut, ScheduleParams, SchedulePatchBody, scheduleOut } from './workflow-schemas.ts';
 import { requesterOf } from './workflows.ts';
@@ -43,13 +44,14 @@ export function scheduleRoutes(deps: ServerDeps): FastifyPluginAsync {
           tags: ['schedules'],
           summary: 'List schedules in id order; page with `next`',
           querystring: ScheduleListQuery,
-          response: { 200: Type.Object({ schedules: Type.Array(ScheduleOut), next: Type.Union([Type.String(), Type.Null()]) }), 400: ProblemSchema },
+          response: { 200: pageSchema('schedules', ScheduleOut), 400: ProblemSchema },
         },
       },
-      async (req) => {
-        const page = await schedules.list(namespaceOf(req), { limit: req.query.limit ?? 100, ...(req.query.after !== undefined ? { after: req.query.after } : {}) });
-        return { schedules: page.schedules.map(scheduleOut), next: page.next ?? null };
-      },
+      async (req) =>
+        pagedList('schedules', req.query.limit, async (limit) => {
+          const page = await schedules.list(namespaceOf(req), { limit, ...(req.query.after !== undefined ? { after: req.query.after } : {}) });
+          return { items: page.schedules, next: page.next };
+        }, scheduleOut),
     );
 
     app.get(

@@ -4,7 +4,8 @@ import { toRfc3339 } from '../../core/index.ts';
 import type { SecretMetadata } from '../../governance/index.ts';
 import { actorOf } from '../guard.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { PageQuery, nextAfter, ProblemSchema } from './shared.ts';
+import { pageOf, pagedList, pageSchema } from '../paged-list.ts';
+import { PageQuery, ProblemSchema } from './shared.ts';
 
 const SecretParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$' }) });
 
@@ -35,14 +36,10 @@ export function secretRoutes(deps: ServerDeps): FastifyPluginAsync {
           tags: ['secrets'],
           summary: 'Secrets of the namespace: names and metadata, never values',
           querystring: PageQuery,
-          response: { 200: Type.Object({ secrets: Type.Array(SecretOut), next: Type.Union([Type.String(), Type.Null()]) }) },
+          response: { 200: pageSchema('secrets', SecretOut) },
         },
       },
-      async (req) => {
-        const limit = req.query.limit ?? 100;
-        const list = await secrets.list(namespaceOf(req), { after: req.query.after, limit });
-        return { secrets: list.map(out), next: nextAfter(list, limit, (x) => x.name) };
-      },
+      async (req) => pagedList('secrets', req.query.limit, async (limit) => pageOf(await secrets.list(namespaceOf(req), { after: req.query.after, limit }), limit, (x) => x.name), out),
     );
 
     app.get(

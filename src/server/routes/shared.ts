@@ -21,11 +21,6 @@ export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });
 
-/** The cursor of the next page: the last item's name when the page is full, else null. */
-export function nextAfter<T>(items: readonly T[], limit: number, nameOf: (t: T) => string): string | null {
-  return items.length === limit ? nameOf(items[items.length - 1]) : null;
-}
-
 /** `:topic` in every route under /topics/{topic}. */
 export const TopicParams = Type.Object({ topic: Type.String({ maxLength: 100 }) });
 

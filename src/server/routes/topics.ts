@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
 import type { Topic } from '../../events/index.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { PageQuery, nextAfter, ProblemSchema, TopicParams } from './shared.ts';
+import { pageOf, pagedList, pageSchema } from '../paged-list.ts';
+import { PageQuery, ProblemSchema, TopicParams } from './shared.ts';
 
 const Retention = Type.Object(
   {
@@ -91,14 +92,10 @@ export function topicRoutes(deps: ServerDeps): FastifyPluginAsync {
           tags: ['topics'],
           summary: 'List topics, by name, with a cursor',
           querystring: PageQuery,
-          response: { 200: Type.Object({ topics: Type.Array(TopicOut), next: Type.Union([Type.String(), Type.Null()]) }) },
+          response: { 200: pageSchema('topics', TopicOut) },
         },
       },
-      async (req) => {
-        const limit = req.query.limit ?? 100;
-        const topics = await log.listTopics(namespaceOf(req), { after: req.query.after, limit });
-        return { topics: topics.map(topicOut), next: nextAfter(topics, limit, (x) => x.name) };
-      },
+      async (req) => pagedList('topics', req.query.limit, async (limit) => pageOf(await log.listTopics(namespaceOf(req), { after: req.query.after, limit }), limit, (x) => x.name), topicOut),
     );
 
     app.get(

@@ -5,6 +5,7 @@ import { AiosError } from '../../core/index.ts';
 import { RESERVED_SIGNAL_PREFIX, type WorkflowRun } from '../../workflows/index.ts';
 import { actorOf } from '../guard.ts';
 import { namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { pagedList, pageSchema } from '../paged-list.ts';
 import { ProblemSchema } from './shared.ts';
 import { HistoryOut, RUN_ID_PATTERN, ReasonBody, RunListQuery, RunOut, RunParams, RunSummaryOut, SignalParams, StartBody, historyOut, runOut, runSummaryOut, timeParam } from './workflow-schemas.ts';
 
@@ -99,20 +100,22 @@ export function workflowRoutes(deps: ServerDeps): FastifyPluginAsync {
           summary: 'List runs in creation order, by name, status and creation time; page with `next`',
           description: 'Items are summaries, without input, output or state; GET the run for those.',
           querystring: RunListQuery,
-          response: { 200: Type.Object({ runs: Type.Array(RunSummaryOut), next: Type.Union([Type.String(), Type.Null()]) }), 400: ProblemSchema },
+          response: { 200: pageSchema('runs', RunSummaryOut), 400: ProblemSchema },
         },
       },
       async (req) => {
         const q = req.query;
-        const page = await engine.listRuns(namespaceOf(req), {
-          ...(q.name !== undefined ? { name: q.name } : {}),
-          ...(q.status !== undefined ? { status: q.status } : {}),
-          from: timeParam('from', q.from),
-          to: timeParam('to', q.to),
-          ...(q.after !== undefined ? { after: q.after } : {}),
-          limit: q.limit ?? 100,
-        });
-        return { runs: page.runs.map(runSummaryOut), next: page.next ?? null };
+        return pagedList('runs', q.limit, async (limit) => {
+          const page = await engine.listRuns(namespaceOf(req), {
+            ...(q.name !== undefined ? { name: q.name } : {}),
+            ...(q.status !== undefined ? { status: q.status } : {}),
+            from: timeParam('from', q.from),
+            to: timeParam('to', q.to),
+            ...(q.after !== undefined ? { after: q.after } : {}),
+            limit,
+          });
+          return { items: page.runs, next: page.next };
+        }, runSummaryOut);
       },
     );
 

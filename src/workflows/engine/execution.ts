@@ -5,10 +5,12 @@ import type { WorkflowTables } from '../store/tables.ts';
 import type { JournalEntry, JournalEntryInput, RunPatch, RunStore, WorkflowRun } from '../store/run-store.ts';
 import { setTimer, toError } from './timers.ts';
 import { DEFAULT_RETRY, type RetryPolicy, type StartChildOptions, type WorkflowDefinition, type SignalResult, type StepInfo, type StepOptions, type WorkflowContext } from './define.ts';
-import { CancelledError, ChildRunError, NonDeterminismError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
+import { CancelledError, ChildRunError, StepError, StepTimeoutError, TerminalError, type CancelInfo } from './errors.ts';
 import type { EmitEvent, EmitResult, EventResult, MatchedEvent, PreparedEmit, WorkflowEventPort } from './event-port.ts';
 import type { RunRecorder } from './recorder.ts';
 import type { WorkflowMetrics } from './workflow-metrics.ts';
+import { Parking } from './parking.ts';
+import { ReplayCursor } from './replay-cursor.ts';
 import { Saga } from './saga.ts';
 import { CANCEL_SIGNAL, childSignal, eventSignal, type ChildOutcome } from './signals.ts';
 
@@ -32,18 +34,13 @@ export interface ExecutionHost {
   startChild(parent: WorkflowRun, name: string, version: string | undefined, input: unknown, id: string, wait: boolean): Promise<WorkflowRun>;
 }
 
-/** Where an execution is parked, and how to let the run go from there. */
-interface Parked {
-  readonly release: RunPatch;
-  readonly cancel: () => void;
-}
-
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
 /**
  * One run held in memory by this process: the context its workflow code calls. It replays the
- * journal loaded at claim (position by position, checking kind and name), then records new
- * entries with `appendJournal` at the claim's epoch. When it must stop (released for a long
+ * journal loaded at claim (position by position, checking kind and name: see ReplayCursor), then
+ * records new entries with `appendJournal` at the claim's epoch. How it waits, and how a signal or
+ * a cancel reaches it while it waits, is in Parking. When it must stop (released for a long
  * wait, lease lost, engine stopping) its promise is left pending forever and dropped: the code
  * after that point runs only in the next execution, after a claim and a replay.
  */
@@ -54,21 +51,10 @@ export class Execution implements WorkflowContext {
   readonly run: WorkflowRun;
   busy = true;
   abandoned = false;
-  /** A NonDeterminismError: the run fails with it whatever the code does after. */
-  fatal?: Error;
-  parked?: Parked;
   readonly #host: ExecutionHost;
-  readonly #journal: Map<number, JournalEntry>;
-  readonly #recorded: number;
-  #seq = 0;
+  readonly #cursor: ReplayCursor;
+  readonly #parking: Parking;
   #pending: JournalEntryInput[] = [];
-  /** Signal names sent in-process since the wait last looked in the store. */
-  readonly #notified = new Set<string>();
-  #signalWaiter?: { name: string; wake: () => void };
-  /** A cancel was requested (in the store at claim, or through this engine since). */
-  #cancelRequest?: { info?: CancelInfo };
-  /** Wakes a sleep or signal wait parked in memory, for a cancel. */
-  #cancelWaiter?: () => void;
   /** The cancel as observed by the code (journaled or replayed): later sleeps and waits throw it. */
   #cancelled?: CancelInfo;
 
@@ -78,9 +64,13 @@ export class Execution implements WorkflowContext {
     this.ns = run.ns;
     this.runId = run.id;
     this.epoch = run.epoch;
-    this.#journal = new Map(journal.map((e) => [e.seq, e]));
-    this.#recorded = journal.length ? Math.max(...journal.map((e) => e.seq)) + 1 : 0;
-    if (run.cancelRequested) this.#cancelRequest = {};
+    this.#cursor = new ReplayCursor(journal, `workflow run ${run.ns}/${run.id} (${run.name})`);
+    this.#parking = new Parking(host.clock, host.holdMs, { abandoned: () => this.abandoned, busy: (busy) => this.#setBusy(busy) }, run.cancelRequested);
+  }
+
+  /** A NonDeterminismError: the run fails with it whatever the code does after. */
+  get fatal(): Error | undefined {
+    return this.#cursor.fatal;
   }
 
   /** The code has observed a cancel (a CancelledError was thrown into it): the run ends 'cancelled'. */
@@ -89,12 +79,12 @@ export class Execution implements WorkflowContext {
   }
 
   get position(): number {
-    return this.#seq;
+    return this.#cursor.position;
   }
 
   /** Positions the journal held at claim that the code has not reached (checked at the end). */
   unreplayed(): number {
-    return Math.max(0, this.#recorded - this.#seq);
+    return this.#cursor.unreplayed();
   }
 
   // ---- the workflow context ------------------------------------------------------------
@@ -110,7 +100,7 @@ export class Execution implements WorkflowContext {
   }
 
   async #step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, opts: StepOptions = {}): Promise<T> {
-    const { seq, rec } = this.#next('step', name);
+    const { seq, rec } = this.#cursor.next('step', name);
     if (rec) {
       if (rec.status === 'ok') return rec.result as T;
       throw new StepError(rec.error?.name ?? 'Error', rec.error?.message ?? 'step failed', rec.error?.code);
@@ -176,7 +166,7 @@ export class Execution implements WorkflowContext {
     // Two positions: the deadline, fixed when the wait first runs, then the outcome (or a cancel marker).
     this.#throwIfCancelled();
     await this.#cancelPoint();
-    const w = this.#next('wait', name);
+    const w = this.#cursor.next('wait', name);
     let deadline: number | null;
     if (w.rec) deadline = (w.rec.result as { wakeAt: number | null }).wakeAt;
     else {
@@ -192,7 +182,7 @@ export class Execution implements WorkflowContext {
     this.#throwIfCancelled();
     await this.#cancelPoint();
     const name = `event:${topic}`;
-    const w = this.#next('wait', name);
+    const w = this.#cursor.next('wait', name);
     let deadline: number | null;
     if (w.rec) deadline = (w.rec.result as { wakeAt: number | null }).wakeAt;
     else {
@@ -221,7 +211,7 @@ export class Execution implements WorkflowContext {
   async emit(topic: string, events: EmitEvent | readonly EmitEvent[]): Promise<EmitResult> {
     await this.#cancelPoint();
     const list = Array.isArray(events) ? (events as readonly EmitEvent[]) : [events as EmitEvent];
-    const { seq, rec } = this.#next('emit', topic);
+    const { seq, rec } = this.#cursor.next('emit', topic);
     if (rec) return rec.result as EmitResult;
     if (this.#host.draining()) return this.#abandon();
     const prepared = await this.#prepareEmits([{ topic, events: list }], seq);
@@ -251,18 +241,18 @@ export class Execution implements WorkflowContext {
   /** The outcome position of a wait whose deadline is fixed: a signal taken, a timeout, or a cancel. */
   async #awaitSignal<T>(name: string, deadline: number | null): Promise<SignalResult<T>> {
     await this.#cancelPoint();
-    const s = this.#next('signal', name);
+    const s = this.#cursor.next('signal', name);
     if (s.rec) return s.rec.result as SignalResult<T>;
     await this.#flush();
     let result: SignalResult<T>;
     for (;;) {
       if (this.#host.draining()) return this.#abandon();
-      if (this.#cancelRequest) {
+      if (this.#parking.cancelRequest) {
         // Observed during the wait: the marker takes the outcome's position, where a replay looks for it.
-        this.#seq = s.seq;
+        this.#cursor.rewind(s.seq);
         await this.#cancelPoint();
       }
-      this.#notified.delete(name);
+      this.#parking.looking(name);
       const signal = await this.#write(() => this.#host.store.takeSignal(this.ns, this.runId, this.epoch, name, s.seq));
       if (signal) {
         result = { timedOut: false, payload: signal.payload as T };
@@ -272,7 +262,7 @@ export class Execution implements WorkflowContext {
         result = { timedOut: true };
         break;
       }
-      if (this.#notified.has(name)) continue;
+      if (this.#parking.notified(name)) continue;
       await this.#park(deadline, { status: 'waiting', wakeAt: deadline, owner: null, wakeOnSignals: [name] }, name, true);
     }
     const [stored] = await this.#append([{ seq: s.seq, kind: 'signal', name, status: 'ok', result }]);
@@ -286,7 +276,7 @@ export class Execution implements WorkflowContext {
     const name = typeof workflow === 'string' ? workflow : workflow.name;
     const version = typeof workflow === 'string' ? undefined : workflow.version;
     const wait = opts.wait !== false;
-    const { seq, rec } = this.#next('child', name);
+    const { seq, rec } = this.#cursor.next('child', name);
     let entry: JournalEntry | undefined = rec;
     if (!entry) {
       if (this.#host.draining()) return this.#abandon();
@@ -328,7 +318,7 @@ export class Execution implements WorkflowContext {
   }
 
   async setState(value: unknown): Promise<void> {
-    this.#check();
+    this.#cursor.check();
     // Thrown to the workflow code, not taken for a failing store.
     this.#host.store.checkPayload(value, 'the state of the run');
     await this.#flush();
@@ -336,14 +326,14 @@ export class Execution implements WorkflowContext {
   }
 
   patched(id: string): boolean {
-    this.#check();
-    const rec = this.#journal.get(this.#seq);
+    this.#cursor.check();
+    const rec = this.#cursor.peek();
     if (rec) {
       if (rec.kind !== 'patch' || rec.name !== id) return false;
-      this.#seq++;
+      this.#cursor.take();
       return true;
     }
-    this.#pending.push({ seq: this.#seq++, kind: 'patch', name: id, status: 'ok' });
+    this.#pending.push({ seq: this.#cursor.take(), kind: 'patch', name: id, status: 'ok' });
     return true;
   }
 
@@ -351,8 +341,7 @@ export class Execution implements WorkflowContext {
 
   /** A signal was sent to this run through this engine: wake a wait for it now. */
   notify(name: string): void {
-    this.#notified.add(name);
-    if (this.#signalWaiter?.name === name) this.#signalWaiter.wake();
+    this.#parking.notify(name);
   }
 
   /**
@@ -360,8 +349,7 @@ export class Execution implements WorkflowContext {
    * process, without: the cancel point reads it from the store): a sleep or wait held in memory ends now.
    */
   requestCancel(info?: CancelInfo): void {
-    this.#cancelRequest = info ? { info } : (this.#cancelRequest ?? {});
-    this.#cancelWaiter?.();
+    this.#parking.requestCancel(info);
   }
 
   /** Writes the entries recorded in memory only (now, random, uuid, patch markers). */
@@ -373,15 +361,14 @@ export class Execution implements WorkflowContext {
   abandon(): void {
     if (this.abandoned) return;
     this.abandoned = true;
-    this.parked?.cancel();
-    this.parked = undefined;
+    this.#parking.drop();
     this.#setBusy(false);
     this.#host.detach(this);
   }
 
   /** Lets the run go for another claim, from where it is parked. */
   async release(): Promise<void> {
-    const patch = this.parked?.release ?? { owner: null };
+    const patch = this.#parking.release ?? { owner: null };
     this.abandon();
     try {
       await this.#host.store.update(this.ns, this.runId, this.epoch, patch);
@@ -392,28 +379,8 @@ export class Execution implements WorkflowContext {
 
   // ---- internals -----------------------------------------------------------------------
 
-  #check(): void {
-    if (this.fatal) throw this.fatal;
-  }
-
-  /** Takes the next journal position, checking a recorded entry against this call. */
-  #next(kind: string, name: string): { seq: number; rec?: JournalEntry } {
-    this.#check();
-    const seq = this.#seq++;
-    const rec = this.#journal.get(seq);
-    if (rec && (rec.kind !== kind || rec.name !== name)) {
-      this.fatal = new NonDeterminismError(
-        seq,
-        `workflow run ${this.ns}/${this.runId} (${this.run.name}): at position ${seq} the journal has ${rec.kind} "${rec.name}" but the code now calls ${kind} "${name}"; ` +
-          `guard the change with ctx.patched(...) so runs started on the old code keep the old path`,
-      );
-      throw this.fatal;
-    }
-    return { seq, rec };
-  }
-
   #record<T>(kind: string, name: string, make: () => T): T {
-    const { seq, rec } = this.#next(kind, name);
+    const { seq, rec } = this.#cursor.next(kind, name);
     if (rec) return rec.result as T;
     const value = make();
     this.#pending.push({ seq, kind, name, status: 'ok', result: value });
@@ -422,7 +389,7 @@ export class Execution implements WorkflowContext {
 
   /** Sleeps and waits after an observed cancel throw it again at once (nothing is journaled). */
   #throwIfCancelled(): void {
-    this.#check();
+    this.#cursor.check();
     if (this.#cancelled) throw new CancelledError(this.ns, this.runId, this.#cancelled);
   }
 
@@ -433,20 +400,21 @@ export class Execution implements WorkflowContext {
    * thrown. Once observed, nothing more is observed (steps run on; waits throw by themselves).
    */
   async #cancelPoint(): Promise<void> {
-    this.#check();
+    this.#cursor.check();
     if (this.#cancelled) return;
-    const rec = this.#journal.get(this.#seq);
+    const rec = this.#cursor.peek();
     if (rec) {
       if (rec.kind !== 'cancel') return;
-      this.#seq++;
+      this.#cursor.take();
       this.#cancelled = (rec.result ?? {}) as CancelInfo;
       throw new CancelledError(this.ns, this.runId, this.#cancelled);
     }
-    if (!this.#cancelRequest) return;
+    const request = this.#parking.cancelRequest;
+    if (!request) return;
     if (this.abandoned) return never();
-    const seq = this.#seq++;
+    const seq = this.#cursor.take();
     // The reason: given to this engine, or stored by the engine that took the request.
-    let info = this.#cancelRequest.info;
+    let info = request.info;
     if (!info) {
       const signal = await this.#write(() => this.#host.store.takeSignal(this.ns, this.runId, this.epoch, CANCEL_SIGNAL, seq));
       info = (signal?.payload ?? {}) as CancelInfo;
@@ -460,7 +428,7 @@ export class Execution implements WorkflowContext {
   async #sleep(wakeAtOf: () => number): Promise<void> {
     this.#throwIfCancelled();
     await this.#cancelPoint();
-    const { seq, rec } = this.#next('sleep', 'sleep');
+    const { seq, rec } = this.#cursor.next('sleep', 'sleep');
     let wakeAt: number;
     if (rec) wakeAt = (rec.result as { wakeAt: number }).wakeAt;
     else {
@@ -483,39 +451,13 @@ export class Execution implements WorkflowContext {
    */
   async #park(wakeAt: number | null, release: RunPatch, signal?: string, cancellable = false): Promise<void> {
     if (this.abandoned) return never();
-    const now = this.#host.clock.now();
-    if (wakeAt === null || wakeAt - now > this.#host.holdMs) {
+    if (!this.#parking.holds(wakeAt)) {
       await this.#flush();
       await this.#write(() => this.#host.store.update(this.ns, this.runId, this.epoch, release));
       this.abandon();
       return never();
     }
-    await new Promise<void>((resolve) => {
-      let done = false;
-      const wake = (): void => {
-        if (done || this.abandoned) return;
-        done = true;
-        cancelTimer();
-        this.parked = undefined;
-        this.#signalWaiter = undefined;
-        this.#cancelWaiter = undefined;
-        this.#setBusy(true);
-        resolve();
-      };
-      const cancelTimer = setTimer(this.#host.clock, wakeAt, wake);
-      if (signal) this.#signalWaiter = { name: signal, wake };
-      if (cancellable) this.#cancelWaiter = wake;
-      this.parked = {
-        release,
-        cancel: () => {
-          done = true;
-          cancelTimer();
-          this.#signalWaiter = undefined;
-          this.#cancelWaiter = undefined;
-        },
-      };
-      this.#setBusy(false);
-    });
+    await this.#parking.hold(wakeAt, release, signal, cancellable);
   }
 
   async #attempt<T>(step: string, fn: () => Promise<T> | T, timeoutMs?: number): Promise<T> {
