@@ -4,3 +4,5 @@ export { migrate } from './migrate.ts';
 export type { Migration, MigrateResult } from './migrate.ts';
 export { MIGRATIONS } from './migrations/index.ts';
 export { ensurePrivateDir, exposedMode, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tightenFiles } from './data-dir.ts';
+export { GroupCommit, ItemFailed } from './group-commit.ts';
+export type { BatchReport, GroupCommitOptions } from './group-commit.ts';
