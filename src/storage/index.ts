@@ -6,3 +6,5 @@ export { MIGRATIONS } from './migrations/index.ts';
 export { ensurePrivateDir, exposedMode, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tightenFiles } from './data-dir.ts';
 export { GroupCommit, ItemFailed } from './group-commit.ts';
 export type { BatchReport, GroupCommitOptions } from './group-commit.ts';
+export { StatementCache } from './statement-cache.ts';
+export type { StatementCacheOptions } from './statement-cache.ts';
