@@ -1,7 +1,6 @@
 import type { Registry } from 'prom-client';
 import { AiosError, systemClock, uuidv7, type Clock, type IdGenerator, type Logger } from '../core/index.ts';
-import type { Database, SharedDb } from '../storage/index.ts';
-import { AppendQueue } from './append-queue.ts';
+import { GroupCommit, type Database, type SharedDb } from '../storage/index.ts';
 import { ContractCompiler } from './contract.ts';
 import { formatCursor, parseCursor, resolveCursor, type Cursor } from './cursor.ts';
 import { isRejection, prepareEvent, type EventInput, type PreparedEvent, type Rejection, type StoredEvent } from './event.ts';
@@ -102,7 +101,7 @@ export class EventLog {
   readonly #limits: EventLogLimits;
   readonly #contracts = new ContractCompiler();
   readonly #cache = new Map<string, CachedTopic>();
-  readonly #queue: AppendQueue;
+  readonly #queue: GroupCommit<AppendBatch, AppendedPosition[]>;
   readonly #metrics?: EventMetrics;
   readonly #cacheTtl: number;
   readonly #consumers = new Map<string, { handle: TopicBoundConsumer; usedAt: number }>();
@@ -118,11 +117,20 @@ export class EventLog {
     // Another process may change a topic on a shared database; re-read definitions now and then.
     this.#cacheTtl = opts.database.flags.concurrentWriters || opts.store.backend === 'nats' ? TOPIC_CACHE_MS : Infinity;
     if (opts.metrics) this.#metrics = new EventMetrics(opts.metrics, this);
-    this.#queue = new AppendQueue({
+    // Group commit: appends wait while the previous transaction commits, then share the next
+    // one (one fsync for many requests). Bounded in events; a full queue answers 429. A shared
+    // transaction that fails is retried request by request: ids are idempotency keys.
+    this.#queue = new GroupCommit<AppendBatch, AppendedPosition[]>({
       capacity: this.#limits.appendQueueEvents,
-      maxBatchEvents: this.#limits.commitBatchEvents,
-      write: (batches) => this.store.append(batches),
-      onFlush: (events, requests, seconds) => this.#metrics?.flushed(events, requests, seconds),
+      maxBatch: this.#limits.commitBatchEvents,
+      weigh: (batch) => batch.events.length,
+      commit: (batches) => this.store.append(batches),
+      gatherTick: true,
+      afterBatch: (b) => {
+        if (b.together) this.#metrics?.flushed(b.weight, b.items, b.seconds);
+      },
+      overloadedMessage: (depth, capacity) => `the append queue holds ${depth} of ${capacity} events; retry shortly`,
+      closedMessage: 'the event log is shutting down',
     });
   }
 

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { AiosError } from '../core/index.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './data-dir.ts';
 import { guardedDialect } from './guarded-dialect.ts';
+import { StatementCache } from './statement-cache.ts';
 
 /**
  * What differs between the two SQL engines, as flags (the Kysely adapter habit), so that code
@@ -72,7 +73,7 @@ function createSqlite(file: string): Database {
   // 64 MiB of page cache keeps the id and offset indexes' hot pages in memory under heavy appends.
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<any>({ dialect: guardedDialect(new SqliteDialect({ database: sqlite })) });
+  const db = new Kysely<any>({ dialect: guardedDialect(new SqliteDialect({ database: new StatementCache(sqlite) })) });
   return {
     db,
     sqlite,

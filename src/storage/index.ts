@@ -5,3 +5,7 @@ export type { Migration, MigrateResult } from './migrate.ts';
 export { MIGRATIONS } from './migrations/index.ts';
 export { ensurePrivateDir, exposedMode, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tightenFiles } from './data-dir.ts';
 export type { JsonColumn, NullableJsonColumn, SharedDb } from './tables.ts';
+export { GroupCommit, ItemFailed } from './group-commit.ts';
+export type { BatchReport, GroupCommitOptions } from './group-commit.ts';
+export { StatementCache } from './statement-cache.ts';
+export type { StatementCacheOptions } from './statement-cache.ts';

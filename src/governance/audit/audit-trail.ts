@@ -1,5 +1,5 @@
 import { AiosError, type Clock, type Logger } from '../../core/index.ts';
-import type { Database } from '../../storage/index.ts';
+import { GroupCommit, type Database } from '../../storage/index.ts';
 import { appendRecords, type AuditDraft } from './append-records.ts';
 import { queryAuditLog, MAX_AUDIT_QUERY_LIMIT, type AuditQuery } from './audit-query.ts';
 import type { AuditInput, AuditRecord, AuditRecorder } from './audit-record.ts';
@@ -7,7 +7,6 @@ import { rowToCheckpoint, type AuditDb } from './audit-rows.ts';
 import { inTransactionAudit, type InTransactionAudit } from './in-transaction.ts';
 import { hashPayload } from './canonical.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { GroupCommitQueue } from './group-commit.ts';
 import { MerkleFrontier } from './merkle.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 import { witnessEntry } from './witness-entry.ts';
@@ -62,7 +61,7 @@ export class AuditTrail implements AuditRecorder {
   readonly #key: AuditSigningKey;
   readonly #every: number;
   readonly #intervalMs: number;
-  readonly #queue: GroupCommitQueue<AuditDraft, AuditRecord>;
+  readonly #queue: GroupCommit<readonly AuditDraft[], AuditRecord[]>;
   #timer: NodeJS.Timeout | undefined;
   /** Running Merkle tree over the records this writer has checkpointed; see writeCheckpoint. */
   #frontier = new MerkleFrontier();
@@ -86,16 +85,24 @@ export class AuditTrail implements AuditRecorder {
     this.#intervalMs = positive(opts.checkpointIntervalMs ?? 60_000, 'checkpointIntervalMs');
     this.#witness = opts.witness;
     this.#witnessFlushMs = opts.witnessFlushMs ?? 5_000;
-    this.#queue = new GroupCommitQueue<AuditDraft, AuditRecord>({
-      what: 'the audit trail',
+    // Group commit: one transaction, and one lock of the chain head, for the records of many
+    // callers. A call's records are one item, never split; a failed batch is retried call by call.
+    this.#queue = new GroupCommit<readonly AuditDraft[], AuditRecord[]>({
       capacity: positive(opts.queueCapacity ?? 10_000, 'queueCapacity'),
       maxBatch: positive(opts.maxBatch ?? 1000, 'maxBatch'),
-      write: async (drafts) => {
-        const records = await appendRecords(this.#database, drafts);
-        this.#lastSeq = Math.max(this.#lastSeq, records[records.length - 1]?.seq ?? 0);
-        return records;
+      weigh: (drafts) => drafts.length,
+      commit: async (calls) => {
+        const records = await this.#append(calls.length === 1 ? calls[0] : calls.flat());
+        const out: AuditRecord[][] = [];
+        let at = 0;
+        for (const c of calls) out.push(records.slice(at, (at += c.length)));
+        return out;
       },
-      afterWrite: () => this.#checkpointIfDue(),
+      commitOne: (drafts) => this.#append(drafts),
+      gatherTick: true,
+      afterBatch: () => this.#checkpointIfDue(),
+      overloadedMessage: (depth, capacity) => `the audit trail has ${depth} of ${capacity} entries waiting; retry shortly`,
+      closedMessage: 'the audit trail is closed',
     });
   }
 
@@ -218,6 +225,13 @@ export class AuditTrail implements AuditRecorder {
     await this.#queue.close();
     await this.checkpoint().catch((err) => this.#logger.error({ err }, 'final audit checkpoint failed'));
     await this.#witness?.flush(this.#witnessFlushMs);
+  }
+
+  /** Writes drafts in one transaction, with consecutive seqs. */
+  async #append(drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
+    const records = await appendRecords(this.#database, drafts);
+    this.#lastSeq = Math.max(this.#lastSeq, records[records.length - 1]?.seq ?? 0);
+    return records;
   }
 
   async #checkpointIfDue(): Promise<void> {

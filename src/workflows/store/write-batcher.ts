@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { WorkflowTables } from './tables.ts';
+import { GroupCommit, ItemFailed } from '../../storage/index.ts';
 
 /**
  * Thrown by a batched operation that failed before writing anything (a lost lease found by the
@@ -19,8 +20,6 @@ interface Queued {
   readonly op: (trx: Kysely<WorkflowTables>, pre?: unknown) => Promise<unknown>;
   readonly merge?: Merge;
   readonly autocommit?: boolean;
-  readonly resolve: (v: unknown) => void;
-  readonly reject: (e: unknown) => void;
 }
 
 /** An operation's part that a merger can do for many operations in one statement. */
@@ -39,11 +38,6 @@ export type Merger = (trx: Kysely<WorkflowTables>, datas: readonly unknown[]) =>
 /** Most operations committed in one transaction. */
 const MAX_BATCH = 256;
 
-class Lane {
-  queue: Queued[] = [];
-  flushing = false;
-}
-
 /**
  * Group commit for the run store's fenced writes (journal appends, run updates, signal takes):
  * operations that arrive while a transaction commits are queued and committed together in the
@@ -58,13 +52,26 @@ class Lane {
  */
 export class WriteBatcher {
   readonly #db: Kysely<WorkflowTables>;
-  readonly #lanes: Lane[];
+  readonly #lanes: GroupCommit<Queued, unknown>[];
   readonly #mergers: Readonly<Record<string, Merger>>;
 
   constructor(db: Kysely<WorkflowTables>, lanes = 1, mergers: Readonly<Record<string, Merger>> = {}) {
     this.#db = db;
-    this.#lanes = Array.from({ length: Math.max(1, lanes) }, () => new Lane());
     this.#mergers = mergers;
+    this.#lanes = Array.from(
+      { length: Math.max(1, lanes) },
+      () =>
+        new GroupCommit<Queued, unknown>({
+          // Unbounded here: every operation is a claimed run's fenced write, one at a time per
+          // run, so the worker's bound on claimed runs bounds this queue.
+          capacity: Infinity,
+          maxBatch: MAX_BATCH,
+          commit: (batch) => this.#together(batch),
+          commitOne: (q) => this.#alone(q),
+          overloadedMessage: (depth, capacity) => `the run store has ${depth} of ${capacity} writes waiting; retry shortly`,
+          closedMessage: 'the run store is closed',
+        }),
+    );
   }
 
   /**
@@ -77,50 +84,24 @@ export class WriteBatcher {
   run<T>(key: string, op: (trx: Kysely<WorkflowTables>, pre?: unknown) => Promise<T>, opts: { merge?: Merge; autocommit?: boolean } = {}): Promise<T> {
     const lane = this.#lanes.length === 1 ? this.#lanes[0] : this.#lanes[hash(key) % this.#lanes.length];
     const merge = opts.merge && this.#mergers[opts.merge.group] ? opts.merge : undefined;
-    return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ op, ...(merge ? { merge } : {}), ...(opts.autocommit ? { autocommit: true } : {}), resolve: resolve as (v: unknown) => void, reject });
-      if (!lane.flushing) void this.#flush(lane);
-    });
+    return lane.push({ op, ...(merge ? { merge } : {}), ...(opts.autocommit ? { autocommit: true } : {}) }) as Promise<T>;
   }
 
-  async #flush(lane: Lane): Promise<void> {
-    lane.flushing = true;
-    try {
-      while (lane.queue.length) {
-        const batch = lane.queue.splice(0, MAX_BATCH);
-        if (batch.length === 1 || !(await this.#together(batch))) {
-          for (const q of batch) await this.#alone(q);
+  /** One transaction for the batch; a lost lease fails its operation alone, any other error the whole batch. */
+  async #together(batch: readonly Queued[]): Promise<unknown[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      const pres = await this.#merged(trx, batch);
+      const outcomes: unknown[] = [];
+      for (const q of batch) {
+        try {
+          outcomes.push(await q.op(trx, pres.get(q)));
+        } catch (e) {
+          if (!(e instanceof IsolatedFailure)) throw e;
+          outcomes.push(new ItemFailed(e.cause));
         }
       }
-    } finally {
-      lane.flushing = false;
-    }
-  }
-
-  /** One transaction for the batch; false when it failed as a whole (nothing was settled). */
-  async #together(batch: Queued[]): Promise<boolean> {
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      await this.#db.transaction().execute(async (trx) => {
-        const pres = await this.#merged(trx, batch);
-        for (const q of batch) {
-          try {
-            outcomes.push({ ok: true, value: await q.op(trx, pres.get(q)) });
-          } catch (e) {
-            if (!(e instanceof IsolatedFailure)) throw e;
-            outcomes.push({ ok: false, error: e.cause });
-          }
-        }
-      });
-    } catch {
-      return false;
-    }
-    batch.forEach((q, i) => {
-      const o = outcomes[i];
-      if (o.ok) q.resolve(o.value);
-      else q.reject(o.error);
+      return outcomes;
     });
-    return true;
   }
 
   /** Runs each merge group's merger over its operations; their results by operation. */
@@ -140,12 +121,12 @@ export class WriteBatcher {
     return pres;
   }
 
-  async #alone(q: Queued): Promise<void> {
+  async #alone(q: Queued): Promise<unknown> {
     try {
       const run = async (db: Kysely<WorkflowTables>) => q.op(db, (await this.#merged(db, [q])).get(q));
-      q.resolve(await (q.autocommit ? run(this.#db) : this.#db.transaction().execute(run)));
+      return await (q.autocommit ? run(this.#db) : this.#db.transaction().execute(run));
     } catch (e) {
-      q.reject(e instanceof IsolatedFailure ? e.cause : e);
+      throw e instanceof IsolatedFailure ? e.cause : e;
     }
   }
 }
