@@ -96,6 +96,7 @@ interface CachedTopic {
  */
 export class EventLog {
   readonly store: EventStore;
+  readonly #database: Database;
   readonly #topics: TopicRegistry;
   readonly #clock: Clock;
   readonly #newId: IdGenerator;
@@ -111,6 +112,7 @@ export class EventLog {
 
   constructor(opts: EventLogOptions) {
     this.store = opts.store;
+    this.#database = opts.database;
     this.#clock = opts.clock ?? systemClock;
     this.#newId = opts.newId ?? uuidv7;
     this.#log = opts.logger;
@@ -310,7 +312,7 @@ export class EventLog {
    */
   async appendInTransaction(trx: Kysely<any>, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
     if (!this.store.appendInTransaction) throw new AiosError('AIOS_BAD_REQUEST', `the ${this.store.backend} event log cannot append inside a database transaction`);
-    const positions = await this.store.appendInTransaction(trx, batches);
+    const positions = await this.store.appendInTransaction(this.#database.joinTransaction(trx), batches);
     batches.forEach((b, i) => this.#metrics?.appended(b.topic, positions[i].map((p, index) => ({ index, ...p }))));
     return positions;
   }

@@ -6,6 +6,9 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { AiosError } from '../core/index.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './data-dir.ts';
 import { guardedDialect } from './guarded-dialect.ts';
+import { postgresTransactions } from './postgres-transactions.ts';
+import { sqliteTransactions } from './sqlite-transactions.ts';
+import type { Transactions } from './transaction.ts';
 
 /**
  * What differs between the two SQL engines, as flags (the Kysely adapter habit), so that code
@@ -20,7 +23,8 @@ export interface DialectFlags {
   readonly jsonType: 'text' | 'jsonb';
 }
 
-export interface Database {
+/** A SQL database, SQLite or PostgreSQL; `transaction` opens the same {@link Tx} handle on both. */
+export interface Database extends Transactions {
   // Each capability narrows this to its own table types with `as Kysely<Tables>`.
   readonly db: Kysely<any>;
   readonly flags: DialectFlags;
@@ -73,11 +77,13 @@ function createSqlite(file: string): Database {
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<any>({ dialect: guardedDialect(new SqliteDialect({ database: sqlite })) });
+  const flags: DialectFlags = Object.freeze({ name: 'sqlite', skipLocked: false, listenNotify: false, concurrentWriters: false, jsonType: 'text' });
   return {
     db,
     sqlite,
     location: `sqlite:${file}`,
-    flags: Object.freeze({ name: 'sqlite', skipLocked: false, listenNotify: false, concurrentWriters: false, jsonType: 'text' }),
+    flags,
+    ...sqliteTransactions(sqlite, db, flags),
     async close() {
       await db.destroy();
     },
@@ -96,11 +102,13 @@ function createPostgres(url: string, max: number): Database {
   });
   const db = new Kysely<any>({ dialect: guardedDialect(new PostgresDialect({ pool })) });
   const u = new URL(url);
+  const flags: DialectFlags = Object.freeze({ name: 'postgres', skipLocked: true, listenNotify: true, concurrentWriters: true, jsonType: 'jsonb' });
   return {
     db,
     pgPool: pool,
     location: `postgres://${u.host}${u.pathname}`,
-    flags: Object.freeze({ name: 'postgres', skipLocked: true, listenNotify: true, concurrentWriters: true, jsonType: 'jsonb' }),
+    flags,
+    ...postgresTransactions(db, flags),
     async close() {
       await db.destroy();
     },
