@@ -21,6 +21,13 @@ export interface DialectFlags {
   /** Several processes may write at once (PostgreSQL); SQLite has one writer. */
   readonly concurrentWriters: boolean;
   readonly jsonType: 'text' | 'jsonb';
+  /** INSERT, UPDATE and DELETE inside WITH (PostgreSQL's data-modifying CTEs), so several writes can be one statement. */
+  readonly writableCtes: boolean;
+  /**
+   * Each statement is a round trip to a server (PostgreSQL), so fewer statements, and a lone
+   * statement without BEGIN and COMMIT, pay off; SQLite runs statements in-process.
+   */
+  readonly roundTrips: boolean;
 }
 
 /** A SQL database, SQLite or PostgreSQL; `transaction` opens the same {@link Tx} handle on both. */
@@ -77,7 +84,7 @@ function createSqlite(file: string): Database {
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<any>({ dialect: guardedDialect(new SqliteDialect({ database: sqlite })) });
-  const flags: DialectFlags = Object.freeze({ name: 'sqlite', skipLocked: false, listenNotify: false, concurrentWriters: false, jsonType: 'text' });
+  const flags: DialectFlags = Object.freeze({ name: 'sqlite', skipLocked: false, listenNotify: false, concurrentWriters: false, jsonType: 'text', writableCtes: false, roundTrips: false });
   return {
     db,
     sqlite,
@@ -102,7 +109,7 @@ function createPostgres(url: string, max: number): Database {
   });
   const db = new Kysely<any>({ dialect: guardedDialect(new PostgresDialect({ pool })) });
   const u = new URL(url);
-  const flags: DialectFlags = Object.freeze({ name: 'postgres', skipLocked: true, listenNotify: true, concurrentWriters: true, jsonType: 'jsonb' });
+  const flags: DialectFlags = Object.freeze({ name: 'postgres', skipLocked: true, listenNotify: true, concurrentWriters: true, jsonType: 'jsonb', writableCtes: true, roundTrips: true });
   return {
     db,
     pgPool: pool,
