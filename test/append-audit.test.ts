@@ -2,18 +2,30 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, systemClock } from '../src/core/index.ts';
 import type { CommitHook } from '../src/events/index.ts';
-import { AuditTrail, hashPayload, keyIdOf, verifyAuditChain } from '../src/governance/index.ts';
+import { AuditTrail, hashPayload, keyIdOf, verifyAuditChain, type AuditRecord } from '../src/governance/index.ts';
 import { conformance } from './support/conformance.ts';
 import { EVENT_LOG_BACKENDS, eventLogFactory, type Opened } from './support/event-log-harness.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
 import { NATS_URL, natsAvailable, randomName } from './support/services.ts';
 
 /**
- * An append's audit record commits in the events' own transaction: both, or neither. The hook is
- * the one the HTTP route uses; a second hook that fails after it forces a rollback.
+ * An append's audit record commits in the events' own transaction: both, or neither. The hook
+ * writes it as the HTTP route's does (`recordIn` in the commit hook, on either engine); a failure
+ * after the write forces a rollback.
  */
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const signingKey = { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+/** The hook of an audited append: the record, its output the positions written. */
+function audited(trail: AuditTrail, n: number, fail = false): { hook: CommitHook; written: () => AuditRecord | undefined } {
+  let written: AuditRecord | undefined;
+  return {
+    hook: async (tx, positions) => {
+      written = await trail.recordIn(tx, { ...entry(n), output: positions });
+      if (fail) throw new Error('injected failure after the audit write');
+    },
+    written: () => written,
+  };
+}
 const entry = (n: number) => ({ ns: 'plant', actor: { type: 'service' as const, id: 'gw', authMethod: 'api_key' as const }, action: 'events:append', resource: 'Topic:t', outcome: 'success' as const, requestId: `r${n}`, input: { n } });
 
 await conformance(
@@ -38,10 +50,9 @@ await conformance(
 
     it('commit with their events, hashing the positions written', async () => {
       expect(o.log.commitHooks).toBe(true);
-      const a = trail.inTransaction(entry(1), (p) => p);
+      const a = audited(trail, 1);
       const r = await o.log.append('plant', 't', [{ id: 'e1', data: { k: 'a' } }, { id: 'e2', data: { k: 'b' } }], { onCommit: a.hook });
-      const record = a.committed();
-      trail.noteCommitted(record);
+      const record = a.written()!;
       const stored = await trail.query('plant', { limit: 10 });
       expect(stored.map((s) => s.requestId)).toContain('r1');
       expect(record.outputHash).toBe(hashPayload(r.accepted.map(({ index: _i, ...p }) => p)));
@@ -49,25 +60,14 @@ await conformance(
     });
 
     it('roll back with their events: neither is stored, and the chain goes on intact', async () => {
-      const a = trail.inTransaction(entry(2), (p) => p);
-      const failing: CommitHook = {
-        sqlite(db, positions) {
-          a.hook.sqlite(db, positions);
-          throw new Error('injected failure after the audit write');
-        },
-        async postgres(trx, positions) {
-          await a.hook.postgres(trx, positions);
-          throw new Error('injected failure after the audit write');
-        },
-      };
-      await expect(o.log.append('plant', 't', [{ id: 'e3', data: { k: 'a' } }], { onCommit: failing })).rejects.toThrow(/injected/);
+      const failing = audited(trail, 2, true);
+      await expect(o.log.append('plant', 't', [{ id: 'e3', data: { k: 'a' } }], { onCommit: failing.hook })).rejects.toThrow(/injected/);
+      expect(failing.written()?.seq).toBe(2);
       const events = await o.log.read('plant', 't', { limit: 100 });
       expect(events.events.map((e) => e.id).sort()).toEqual(['e1', 'e2']);
       expect((await trail.query('plant', { limit: 100 })).map((s) => s.requestId)).toEqual(['r1']);
 
-      const c = trail.inTransaction(entry(3), (p) => p);
-      await o.log.append('plant', 't', [{ id: 'e3', data: { k: 'a' } }], { onCommit: c.hook });
-      trail.noteCommitted(c.committed());
+      await o.log.append('plant', 't', [{ id: 'e3', data: { k: 'a' } }], { onCommit: audited(trail, 3).hook });
       await trail.record(entry(4));
       expect((await trail.query('plant', { limit: 100 })).map((s) => [s.seq, s.requestId])).toEqual([[1, 'r1'], [2, 'r3'], [3, 'r4']]);
       const v = await verifyAuditChain(o.database, { publicKey });

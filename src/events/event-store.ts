@@ -1,5 +1,4 @@
-import type BetterSqlite3 from 'better-sqlite3';
-import type { SharedDb } from '../storage/index.ts';
+import type { Tx } from '../storage/index.ts';
 import type { PreparedEvent, StoredEvent } from './event.ts';
 import type { Topic } from './topic.ts';
 
@@ -13,17 +12,15 @@ export interface AppendedPosition {
 
 /**
  * Work that commits in the same transaction as one batch, or not at all: the request's audit
- * record, say. The SQL stores call the variant of their engine after the batch's rows are
- * written; NATS has no such transaction and calls neither (`EventLog.commitHooks` says so).
- * A failed shared transaction is retried batch by batch, so a hook may run more than once; only
- * the run in the transaction that commits counts.
+ * record, say. The SQL stores call it, on either engine, once every batch of the transaction is
+ * written, with where this batch's events landed; NATS has no such transaction and never calls
+ * it (`EventLog.commitHooks` says so). A failed shared transaction is retried batch by batch, so
+ * a hook may run more than once; only the run in the transaction that commits counts.
+ *
+ * @example
+ * const onCommit: CommitHook = async (tx, positions) => { await audit.recordIn(tx, { ...entry, output: positions }); };
  */
-export interface CommitHook {
-  /** Inside the synchronous better-sqlite3 transaction. */
-  sqlite?(db: BetterSqlite3.Database, positions: readonly AppendedPosition[]): void;
-  /** Inside the PostgreSQL transaction. */
-  postgres?(trx: SharedDb, positions: readonly AppendedPosition[]): Promise<void>;
-}
+export type CommitHook = (tx: Tx, positions: readonly AppendedPosition[]) => Promise<void>;
 
 export interface AppendBatch {
   readonly topic: Topic;
@@ -95,11 +92,11 @@ export interface EventStore {
    */
   append(batches: readonly AppendBatch[]): Promise<AppendedPosition[][]>;
   /**
-   * Appends inside a transaction the caller holds (`trx`, from the same database), so the events
+   * Appends inside a transaction the caller holds (`tx`, on the same database), so the events
    * commit with the caller's writes or not at all: the workflow outbox. SQL backends only (NATS
    * has no transaction to join). Call `announce` once the transaction has committed.
    */
-  appendInTransaction?(trx: SharedDb, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]>;
+  appendInTransaction?(tx: Tx, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]>;
   /** Wakes in-process readers of these topics after an `appendInTransaction` committed. */
   announce?(topics: readonly Topic[]): void;
   /** Events of one partition with offset >= fromOffset (and < toOffset), in offset order. */

@@ -1,6 +1,8 @@
 export { EventLog } from './event-log.ts';
 export type { EventLogOptions, EventLogLimits, AppendResult, AcceptedItem, ReadQuery, ReadResult, TailOptions } from './event-log.ts';
 export type { EventInput, StoredEvent, Rejection } from './event.ts';
+export { governedAppend, LINEAGE_HEADER } from './governed-append.ts';
+export type { AppendRecorders, GovernedAppendRequest, GovernedAppendResult } from './governed-append.ts';
 export type {
   EventStore,
   ConsumerHandle,

@@ -138,7 +138,8 @@ export function createGovernance(opts: GovernanceOptions): Governance {
     async start() {
       warnAboutAuditTrust(config, signingKey.source, logger);
       await policies.load();
-      policies.startRefresh(database.flags.name === 'postgres' ? 2_000 : 0);
+      // Another process may change the policies when several share the database.
+      policies.startRefresh(database.flags.concurrentWriters ? 2_000 : 0);
       audit.start();
       const key = await keys.bootstrapAdmin(database.flags);
       if (key) {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.ts';
-import type { AuditActor, AuditInput, Governance } from '../governance/index.ts';
-import type { JournalEntryInput, RunChange, RunRecorder, RunStatus, WorkflowRun, WorkflowTables } from '../workflows/index.ts';
+import type { AuditActor, Governance } from '../governance/index.ts';
+import type { JournalEntryInput, RunChange, RunRecorder, RunStatus, WorkflowRun } from '../workflows/index.ts';
 
 const ENGINE: AuditActor = { type: 'system', id: 'workflow-engine', authMethod: 'system', keyId: null };
 
@@ -23,23 +23,21 @@ const resource = (run: WorkflowRun) => `workflow:${run.id}`;
 export function workflowRecorder(governance: Governance, database: Database): RunRecorder {
   const { audit, lineage } = governance;
   return {
-    async stepsCommitted(trx: Kysely<WorkflowTables>, run: WorkflowRun, steps: readonly JournalEntryInput[]) {
+    async stepsCommitted(trx: Kysely<any>, run: WorkflowRun, steps: readonly JournalEntryInput[]) {
+      const tx = database.joinTransaction(trx);
       for (const step of steps) {
-        await lineage.record(
-          {
-            ns: run.ns,
-            lineageId: run.lineageId,
-            kind: 'workflow_step',
-            name: step.name,
-            ref: `workflow:${run.id}/step:${step.seq}`,
-            attrs: { workflow: run.name, version: run.version, seq: step.seq, status: step.status, ...(step.error ? { error: step.error.code ?? step.error.name } : {}) },
-          },
-          { trx },
-        );
+        await lineage.recordIn(tx, {
+          ns: run.ns,
+          lineageId: run.lineageId,
+          kind: 'workflow_step',
+          name: step.name,
+          ref: `workflow:${run.id}/step:${step.seq}`,
+          attrs: { workflow: run.name, version: run.version, seq: step.seq, status: step.status, ...(step.error ? { error: step.error.code ?? step.error.name } : {}) },
+        });
       }
     },
-    async runEnded(trx: Kysely<WorkflowTables>, run: WorkflowRun, end: { status: RunStatus; error?: { name: string; code?: string } }) {
-      await inTransaction(trx, {
+    async runEnded(trx: Kysely<any>, run: WorkflowRun, end: { status: RunStatus; error?: { name: string; code?: string } }) {
+      await audit.recordIn(database.joinTransaction(trx), {
         ns: run.ns,
         actor: ENGINE,
         action: `workflows:${end.status}`,
@@ -51,8 +49,8 @@ export function workflowRecorder(governance: Governance, database: Database): Ru
         output: { status: end.status },
       });
     },
-    async runChanged(trx: Kysely<WorkflowTables>, run: WorkflowRun, change: RunChange) {
-      await inTransaction(trx, {
+    async runChanged(trx: Kysely<any>, run: WorkflowRun, change: RunChange) {
+      await audit.recordIn(database.joinTransaction(trx), {
         ns: run.ns,
         actor: actorOf(change.by),
         action: `workflows:${change.kind}`,
@@ -60,22 +58,9 @@ export function workflowRecorder(governance: Governance, database: Database): Ru
         outcome: 'success',
         lineageId: run.lineageId,
         input: { workflow: run.name, version: run.version, ...change.detail },
+        // What these records have always hashed as their output.
+        output: null,
       });
     },
   };
-
-  /** An audit record in the caller's transaction: it commits with the change it describes, or not at all. */
-  async function inTransaction(trx: Kysely<WorkflowTables>, entry: AuditInput): Promise<void> {
-    const a = audit.inTransaction(entry, () => entry.output ?? null);
-    if (database.sqlite) a.hook.sqlite(database.sqlite, []);
-    else await a.hook.postgres(trx, []);
-    // Counted toward the next checkpoint once the transaction has had its chance to commit.
-    setImmediate(() => {
-      try {
-        audit.noteCommitted(a.committed());
-      } catch {
-        // not written: nothing to count
-      }
-    });
-  }
 }

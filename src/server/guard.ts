@@ -2,10 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { ALL_NAMESPACES, AiosError, namespaceProblem, uuidv7, type Logger } from '../core/index.ts';
 import { ACTIONS, isValidLineageId, qualifiedId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { LINEAGE_HEADER } from '../events/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
 
 export const NAMESPACE_HEADER = 'x-aios-namespace';
-export const LINEAGE_HEADER = 'x-aios-lineage-id';
+export { LINEAGE_HEADER };
 
 /** Paths anyone may call: liveness, readiness and the API description. */
 export function isPublicPath(url: string): boolean {

@@ -7,6 +7,9 @@ import { AiosError } from '../core/index.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './data-dir.ts';
 import { guardedDialect } from './guarded-dialect.ts';
 import { StatementCache } from './statement-cache.ts';
+import { postgresTransactions } from './postgres-transactions.ts';
+import { sqliteTransactions } from './sqlite-transactions.ts';
+import type { Transactions } from './transaction.ts';
 
 /**
  * What differs between the two SQL engines, as flags (the Kysely adapter habit), so that code
@@ -19,9 +22,17 @@ export interface DialectFlags {
   /** Several processes may write at once (PostgreSQL); SQLite has one writer. */
   readonly concurrentWriters: boolean;
   readonly jsonType: 'text' | 'jsonb';
+  /** INSERT, UPDATE and DELETE inside WITH (PostgreSQL's data-modifying CTEs), so several writes can be one statement. */
+  readonly writableCtes: boolean;
+  /**
+   * Each statement is a round trip to a server (PostgreSQL), so fewer statements, and a lone
+   * statement without BEGIN and COMMIT, pay off; SQLite runs statements in-process.
+   */
+  readonly roundTrips: boolean;
 }
 
-export interface Database {
+/** A SQL database, SQLite or PostgreSQL; `transaction` opens the same {@link Tx} handle on both. */
+export interface Database extends Transactions {
   // Each capability narrows this to its own table types with `as Kysely<Tables>`.
   readonly db: Kysely<any>;
   readonly flags: DialectFlags;
@@ -74,11 +85,13 @@ function createSqlite(file: string): Database {
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<any>({ dialect: guardedDialect(new SqliteDialect({ database: new StatementCache(sqlite) })) });
+  const flags: DialectFlags = Object.freeze({ name: 'sqlite', skipLocked: false, listenNotify: false, concurrentWriters: false, jsonType: 'text', writableCtes: false, roundTrips: false });
   return {
     db,
     sqlite,
     location: `sqlite:${file}`,
-    flags: Object.freeze({ name: 'sqlite', skipLocked: false, listenNotify: false, concurrentWriters: false, jsonType: 'text' }),
+    flags,
+    ...sqliteTransactions(sqlite, db, flags),
     async close() {
       await db.destroy();
     },
@@ -97,11 +110,13 @@ function createPostgres(url: string, max: number): Database {
   });
   const db = new Kysely<any>({ dialect: guardedDialect(new PostgresDialect({ pool })) });
   const u = new URL(url);
+  const flags: DialectFlags = Object.freeze({ name: 'postgres', skipLocked: true, listenNotify: true, concurrentWriters: true, jsonType: 'jsonb', writableCtes: true, roundTrips: true });
   return {
     db,
     pgPool: pool,
     location: `postgres://${u.host}${u.pathname}`,
-    flags: Object.freeze({ name: 'postgres', skipLocked: true, listenNotify: true, concurrentWriters: true, jsonType: 'jsonb' }),
+    flags,
+    ...postgresTransactions(db, flags),
     async close() {
       await db.destroy();
     },

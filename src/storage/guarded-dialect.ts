@@ -25,7 +25,8 @@ function holdsNul(p: unknown): boolean {
   return false;
 }
 
-function checkParameters(query: CompiledQuery): void {
+/** Refuses a statement whose text parameters hold a NUL (AIOS_VALIDATION). */
+export function checkParameters(query: CompiledQuery): void {
   for (const p of query.parameters) if (holdsNul(p)) throw new AiosError('AIOS_VALIDATION', `a value ${NUL_MESSAGE}`);
 }
 

@@ -1,5 +1,6 @@
 export { createDatabase, translateDbError } from './database.ts';
 export type { Database, DatabaseOptions, DialectFlags } from './database.ts';
+export type { Transactions, Tx } from './transaction.ts';
 export { migrate } from './migrate.ts';
 export type { Migration, MigrateResult } from './migrate.ts';
 export { MIGRATIONS } from './migrations/index.ts';

@@ -1,6 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { Tx } from '../../storage/index.ts';
 import type { AppendBatch, AppendedPosition } from '../event-store.ts';
-import type { EventsTables } from './tables.ts';
+import type { RowWriter } from './row-writer.ts';
 
 interface Pending {
   readonly batch: number;
@@ -21,12 +22,10 @@ interface Pending {
  * is then reported as a duplicate of the winner and its reserved offset stays unused (a gap,
  * never a reuse).
  */
-export async function appendPostgres(db: Kysely<EventsTables>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
-  return db.transaction().execute((trx) => appendPostgresIn(trx, batches, ingestedAt));
-}
+export const postgresWriter: RowWriter = { write: writePostgres };
 
-/** The same append inside a transaction the caller holds. */
-export async function appendPostgresIn(trx: Kysely<EventsTables>, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
+async function writePostgres(tx: Tx, batches: readonly AppendBatch[], ingestedAt: number): Promise<AppendedPosition[][]> {
+  const trx = tx.db;
   {
     const out: AppendedPosition[][] = batches.map((b) => new Array<AppendedPosition>(b.events.length));
     const pendingByTopic = new Map<number, Pending[]>();
@@ -121,9 +120,6 @@ export async function appendPostgresIn(trx: Kysely<EventsTables>, batches: reado
         out[b][i] = { id: r.id, partition: r.partition, offset: Number(r.offset), duplicate: true };
       }
     }
-    // Last, so that the partition row locks (taken in a fixed order above) come before any lock
-    // a hook takes (the audit chain's head row): one lock order for every writer, no deadlock.
-    for (let b = 0; b < batches.length; b++) await batches[b].onCommit?.postgres?.(trx, out[b]);
     return out;
   }
 }

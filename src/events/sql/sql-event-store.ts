@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { AiosError, systemClock, uuidv7, type Clock } from '../../core/index.ts';
-import type { Database, SharedDb } from '../../storage/index.ts';
+import type { Database, Tx } from '../../storage/index.ts';
 import type {
   AppendBatch,
   AppendedPosition,
@@ -14,12 +14,10 @@ import type {
 } from '../event-store.ts';
 import type { StoredEvent } from '../event.ts';
 import type { Topic } from '../topic.ts';
-import { createSqliteAppender } from './sqlite-append.ts';
-import { appendPostgres, appendPostgresIn } from './postgres-append.ts';
+import { rowWriter, type RowWriter } from './row-writer.ts';
 import { SqlConsumer } from './sql-consumer.ts';
 import { GroupLeases } from './group-leases.ts';
 import { asHeaders, parseStoredData, parseStoredHeaders } from '../stored-json.ts';
-import type { EventsTables } from './tables.ts';
 
 interface EventRow {
   partition: number;
@@ -41,17 +39,18 @@ const DELETE_SLICE = 20_000;
 export class SqlEventStore implements EventStore {
   readonly backend: 'sqlite' | 'postgres';
   readonly #database: Database;
-  readonly #db: Kysely<EventsTables>;
+  readonly #db: Kysely<any>;
   readonly #clock: Clock;
   readonly #appended = new EventEmitter();
-  #appendSqlite?: ReturnType<typeof createSqliteAppender>;
+  readonly #rows: RowWriter;
 
   constructor(database: Database, opts: { clock?: Clock } = {}) {
     this.#database = database;
-    this.#db = database.db as Kysely<EventsTables>;
+    this.#db = database.db;
     this.backend = database.flags.name;
     this.#clock = opts.clock ?? systemClock;
     this.#appended.setMaxListeners(0);
+    this.#rows = rowWriter(database);
   }
 
   async ensureTopic(topic: Topic): Promise<void> {
@@ -61,35 +60,34 @@ export class SqlEventStore implements EventStore {
 
   async dropTopic(topic: Topic): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
-      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets', 'aios_group_leases', 'aios_group_members'] as const) {
+      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets', 'aios_group_leases', 'aios_group_members']) {
         await trx.deleteFrom(t).where('topic_id', '=', topic.topicId).execute();
       }
     });
   }
 
   async append(batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
-    const ingestedAt = this.#clock.now();
-    let out: AppendedPosition[][];
-    if (this.#database.sqlite) {
-      // Prepared on first use: the tables exist only once migrations ran.
-      const appendSqlite = (this.#appendSqlite ??= createSqliteAppender(this.#database.sqlite));
-      // Hold Kysely's single SQLite connection so no Kysely transaction interleaves with ours.
-      out = await this.#db.connection().execute(async () => appendSqlite.append(batches, ingestedAt));
-    } else {
-      out = await appendPostgres(this.#db, batches, ingestedAt);
-    }
+    const out = await this.#database.transaction((tx) => this.#appendIn(tx, batches));
     for (const b of batches) this.#appended.emit(String(b.topic.topicId));
     return out;
   }
 
-  async appendInTransaction(trx: SharedDb, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
-    const ingestedAt = this.#clock.now();
-    if (this.#database.sqlite) {
-      // The caller's Kysely transaction holds the one connection; its BEGIN is open on the handle.
-      const appendSqlite = (this.#appendSqlite ??= createSqliteAppender(this.#database.sqlite));
-      return appendSqlite.appendInOpen(batches, ingestedAt);
+  appendInTransaction(tx: Tx, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
+    return this.#appendIn(tx, batches);
+  }
+
+  /**
+   * The rows, then each batch's hook. Hooks last: on PostgreSQL the partition row locks (taken in
+   * a fixed order) then come before any lock a hook takes (the audit chain's head row), one lock
+   * order for every writer, so no deadlock.
+   */
+  async #appendIn(tx: Tx, batches: readonly AppendBatch[]): Promise<AppendedPosition[][]> {
+    const out = await this.#rows.write(tx, batches, this.#clock.now());
+    for (let b = 0; b < batches.length; b++) {
+      const hook = batches[b].onCommit;
+      if (hook) await hook(tx, out[b]);
     }
-    return appendPostgresIn(trx as Kysely<EventsTables>, batches, ingestedAt);
+    return out;
   }
 
   announce(topics: readonly Topic[]): void {

@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AppendBatch, AppendedPosition } from '../event-store.ts';
+import type { RowWriter } from './row-writer.ts';
 
 /**
  * Group-commit append for SQLite, written against better-sqlite3 directly: cached prepared
@@ -10,8 +11,22 @@ import type { AppendBatch, AppendedPosition } from '../event-store.ts';
  * Dedup: `INSERT OR IGNORE` against the unique (topic_id, id) index. When a row is ignored, the id
  * is already in the log (from an earlier call or earlier in this one); we read back its place and
  * do not advance the offset, so no offset is skipped.
+ *
+ * The caller's transaction holds the connection (`Database.transaction`, BEGIN IMMEDIATE); the
+ * rows are written synchronously inside it.
  */
-export function createSqliteAppender(db: BetterSqlite3.Database) {
+export function createSqliteWriter(db: BetterSqlite3.Database): RowWriter {
+  let write: ReturnType<typeof prepare> | undefined;
+  return {
+    async write(_tx, batches, ingestedAt) {
+      if (!db.inTransaction) throw new Error('the SQLite append needs a transaction open on the connection');
+      // Prepared on first use: the tables exist only once migrations ran.
+      return (write ??= prepare(db))(batches, ingestedAt);
+    },
+  };
+}
+
+function prepare(db: BetterSqlite3.Database) {
   const insert = db.prepare(
     'insert or ignore into aios_events (topic_id, partition, "offset", id, key, time, ingested_at, data, headers) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -20,7 +35,7 @@ export function createSqliteAppender(db: BetterSqlite3.Database) {
   const setNext = db.prepare('update aios_partitions set next_offset = ? where topic_id = ? and partition = ?');
   const mark = db.prepare('insert or ignore into aios_time_index (topic_id, partition, "offset", ingested_at) values (?, ?, ?, ?)');
 
-  const run = db.transaction((batches: readonly AppendBatch[], ingestedAt: number): AppendedPosition[][] => {
+  return (batches: readonly AppendBatch[], ingestedAt: number): AppendedPosition[][] => {
     const out: AppendedPosition[][] = [];
     for (const batch of batches) {
       const { topic, events } = batch;
@@ -47,18 +62,8 @@ export function createSqliteAppender(db: BetterSqlite3.Database) {
       }
       for (const [p, n] of next) setNext.run(n, tid, p);
       for (const [p, o] of first) mark.run(tid, p, o, ingestedAt);
-      batch.onCommit?.sqlite?.(db, positions);
       out.push(positions);
     }
     return out;
-  });
-  return {
-    /** In a transaction of its own (BEGIN IMMEDIATE). */
-    append: (batches: readonly AppendBatch[], ingestedAt: number) => run.immediate(batches, ingestedAt),
-    /** Inside the transaction already open on the connection: better-sqlite3 nests it as a savepoint. */
-    appendInOpen: (batches: readonly AppendBatch[], ingestedAt: number) => {
-      if (!db.inTransaction) throw new Error('appendInOpen needs a transaction open on the connection');
-      return run(batches, ingestedAt);
-    },
   };
 }

@@ -1,8 +1,8 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql } from 'kysely';
 import { AiosError } from '../../core/index.ts';
-import { translateDbError, type Database } from '../../storage/index.ts';
+import { translateDbError, type Database, type Tx } from '../../storage/index.ts';
 import type { AuditRecord } from './audit-record.ts';
-import { recordToRow, type AuditDb, type AuditHeadRow, type AuditTables } from './audit-rows.ts';
+import { recordToRow, type AuditHeadRow, type AuditLogRow } from './audit-rows.ts';
 import { recordHash } from './canonical.ts';
 
 /** A record before it has a place in the chain. */
@@ -10,6 +10,9 @@ export type AuditDraft = Omit<AuditRecord, 'seq' | 'prevHash' | 'recordHash'>;
 
 /** 500 rows x 19 columns stays well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters. */
 const ROWS_PER_INSERT = 500;
+
+const COLUMNS = ['seq', 'time', 'ns', 'actor_type', 'actor_id', 'auth_method', 'key_id', 'action', 'resource', 'outcome', 'error', 'request_id', 'trace_id', 'lineage_id', 'input_hash', 'output_hash', 'decision', 'prev_hash', 'record_hash'] as const satisfies readonly (keyof AuditLogRow)[];
+const COLUMN_LIST = sql.raw(COLUMNS.join(', '));
 
 /**
  * Appends `drafts` as the next records of the one chain, in one transaction: lock the head row,
@@ -20,21 +23,26 @@ const ROWS_PER_INSERT = 500;
  */
 export async function appendRecords(database: Database, drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
   try {
-    return await (database.db as AuditDb).transaction().execute((trx) => appendRecordsIn(trx, drafts, database.flags.concurrentWriters));
+    return await database.transaction((tx) => appendRecordsIn(tx, drafts));
   } catch (e) {
     throw translateDbError(e);
   }
 }
 
-/** The same, inside a transaction the caller holds (the event log's, for an append's record). */
-export async function appendRecordsIn(trx: Transaction<AuditTables> | Kysely<AuditTables>, drafts: readonly AuditDraft[], concurrentWriters: boolean): Promise<AuditRecord[]> {
-  const head = await lockHead(trx, concurrentWriters);
+/**
+ * The same, inside a transaction the caller holds: the group commit's own, or another
+ * capability's (an append's record, in the events' transaction). One record, the common case
+ * there, is three prepared statements on SQLite.
+ */
+export async function appendRecordsIn(tx: Tx, drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
+  const head = await lockHead(tx);
   const records = chain(Number(head.last_seq), head.last_hash, drafts);
   for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
-    await trx.insertInto('aios_audit_log').values(records.slice(i, i + ROWS_PER_INSERT).map(recordToRow)).execute();
+    const rows = records.slice(i, i + ROWS_PER_INSERT).map(recordToRow);
+    await tx.run(sql`insert into aios_audit_log (${COLUMN_LIST}) values ${sql.join(rows.map((r) => sql`(${sql.join(COLUMNS.map((c) => r[c]))})`))}`);
   }
   const last = records[records.length - 1];
-  if (last) await trx.updateTable('aios_audit_head').set({ last_seq: last.seq, last_hash: last.recordHash }).where('id', '=', 1).execute();
+  if (last) await tx.run(sql`update aios_audit_head set last_seq = ${last.seq}, last_hash = ${last.recordHash} where id = 1`);
   return records;
 }
 
@@ -51,17 +59,18 @@ export function chain(lastSeq: number, lastHash: string, drafts: readonly AuditD
   });
 }
 
-async function lockHead(trx: Transaction<AuditTables> | Kysely<AuditTables>, concurrentWriters: boolean): Promise<AuditHeadRow> {
-  let q = trx.selectFrom('aios_audit_head').selectAll().where('id', '=', 1);
-  if (concurrentWriters) {
+async function lockHead(tx: Tx): Promise<AuditHeadRow> {
+  let head: AuditHeadRow | undefined;
+  if (tx.flags.concurrentWriters) {
     // PostgreSQL: other writers block here until this transaction ends.
-    q = q.forUpdate();
+    [head] = await tx.query<AuditHeadRow>(sql`select id, last_seq, last_hash from aios_audit_head where id = 1 for update`);
   } else {
     // SQLite: a write as the first statement takes the database's write lock at once (what BEGIN
     // IMMEDIATE does), instead of upgrading a read lock later, which can fail with SQLITE_BUSY.
-    await trx.updateTable('aios_audit_head').set((eb) => ({ last_seq: eb.ref('last_seq') })).where('id', '=', 1).execute();
+    // In a transaction that already holds the lock it costs one prepared statement.
+    await tx.run(sql`update aios_audit_head set last_seq = last_seq where id = 1`);
+    [head] = await tx.query<AuditHeadRow>(sql`select id, last_seq, last_hash from aios_audit_head where id = 1`);
   }
-  const head = await q.executeTakeFirst();
   if (!head) throw new AiosError('AIOS_INTERNAL', 'the aios_audit_head row is missing; the audit tables were altered outside AIOS (run "aios audit verify")');
   return head;
 }

@@ -1,10 +1,9 @@
 import { AiosError, type Clock, type Logger } from '../../core/index.ts';
-import { GroupCommit, type Database } from '../../storage/index.ts';
-import { appendRecords, type AuditDraft } from './append-records.ts';
+import { GroupCommit, type Database, type Tx } from '../../storage/index.ts';
+import { appendRecords, appendRecordsIn, type AuditDraft } from './append-records.ts';
 import { queryAuditLog, MAX_AUDIT_QUERY_LIMIT, type AuditQuery } from './audit-query.ts';
 import type { AuditInput, AuditRecord, AuditRecorder } from './audit-record.ts';
 import { rowToCheckpoint, type AuditDb } from './audit-rows.ts';
-import { inTransactionAudit, type InTransactionAudit } from './in-transaction.ts';
 import { hashPayload } from './canonical.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { MerkleFrontier } from './merkle.ts';
@@ -130,20 +129,22 @@ export class AuditTrail implements AuditRecorder {
   }
 
   /**
-   * An audit record to be written inside another transaction (the event log's append), so that
-   * it commits with the data. Call `noteCommitted` with the record once that transaction has
-   * committed, so that checkpoints count it.
+   * Writes one record inside a transaction the caller holds, on either engine, so that it
+   * commits with the change it describes or not at all: an append's record, in the events' own
+   * transaction; a workflow run's, with its journal. Resolves with the record as written; it
+   * counts toward the next checkpoint once the transaction has committed.
    *
    * @example
-   * const a = trail.inTransaction(entry, (positions) => positions);
-   * await events.append(ns, topic, items, { onCommit: a.hook });
-   * trail.noteCommitted(a.committed());
+   * const onCommit: CommitHook = async (tx, positions) => { await trail.recordIn(tx, { ...entry, output: positions }); };
+   * await database.transaction(async (tx) => { await writeChange(tx); await trail.recordIn(tx, entry); });
    */
-  inTransaction(entry: AuditInput, output: (positions: readonly unknown[]) => unknown): InTransactionAudit {
-    return inTransactionAudit(this.#draft(entry), output, this.#database.flags.concurrentWriters);
+  async recordIn(tx: Tx, entry: AuditInput): Promise<AuditRecord> {
+    const [record] = await appendRecordsIn(tx, [this.#draft(entry)]);
+    tx.afterCommit(() => this.noteCommitted(record));
+    return record;
   }
 
-  /** Counts a record written by `inTransaction` toward the next checkpoint. */
+  /** Counts a record committed outside the trail's own transactions toward the next checkpoint. */
   noteCommitted(record: AuditRecord): void {
     this.#lastSeq = Math.max(this.#lastSeq, record.seq);
     void this.#checkpointIfDue();

@@ -6,7 +6,6 @@
 export type { AuditActor, AuditDecision, AuditInput, AuditRecord, AuditRecorder } from './audit-record.ts';
 export { AuditTrail } from './audit-trail.ts';
 export type { AuditTrailOptions, AuditExportFilter } from './audit-trail.ts';
-export type { InTransactionAudit } from './in-transaction.ts';
 export type { AuditTables } from './audit-rows.ts';
 export { ALL_NAMESPACES, MAX_AUDIT_QUERY_LIMIT } from './audit-query.ts';
 export type { AuditQuery } from './audit-query.ts';

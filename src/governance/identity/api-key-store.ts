@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { ALL_NAMESPACES, AiosError, checkIdentifier, isReservedNamespace, namespaceProblem, type Clock, type Logger } from '../../core/index.ts';
-import type { Database } from '../../storage/index.ts';
+import type { Database, DialectFlags } from '../../storage/index.ts';
 import { grantProblem, principalIdProblem, qualifiedId, ROLES, SYSTEM_PRINCIPAL, type Principal } from '../principal.ts';
 import { apiKeyId, apiKeyMatches, generateApiKey } from './api-key-format.ts';
 
@@ -218,9 +218,10 @@ export class ApiKeyStore {
    * Creates the first admin key when no key exists, atomically across processes.
    * Returns the key, or undefined when keys already existed.
    */
-  async bootstrapAdmin(flags: { name: string }): Promise<string | undefined> {
+  async bootstrapAdmin(flags: Pick<DialectFlags, 'concurrentWriters'>): Promise<string | undefined> {
     return this.#db.transaction().execute(async (trx) => {
-      if (flags.name === 'postgres') await sql`select pg_advisory_xact_lock(7240315003)`.execute(trx);
+      // Processes starting at once on one database: one of them creates the key.
+      if (flags.concurrentWriters) await sql`select pg_advisory_xact_lock(7240315003)`.execute(trx);
       if (await trx.selectFrom('aios_api_keys').select('id').limit(1).executeTakeFirst()) return undefined;
       const { id, key, hash } = generateApiKey();
       const now = this.#clock.now();

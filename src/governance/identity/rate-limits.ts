@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AiosError } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
 import { qualifiedId, type Principal } from '../principal.ts';
+import { postgresRateLimiter } from './postgres-rate-limiter.ts';
 
 export interface RateLimitOptions {
   /** Requests per window (a second by default) per principal; 0 turns the limit off. */
@@ -34,19 +35,9 @@ export class RateLimits {
     const make = (points: number, prefix: string): RateLimiterAbstract | undefined => {
       if (points <= 0) return undefined;
       const base = { points, duration: window, keyPrefix: prefix };
-      const pool = opts.database.flags.name === 'postgres' ? opts.database.pgPool : undefined;
-      if (!pool) return new RateLimiterMemory(base);
-      return new RateLimiterPostgres({
-        ...base,
-        storeClient: pool,
-        storeType: 'pool',
-        tableName: 'aios_rate_limits',
-        tableCreated: true, // by migration 0003
-        clearExpiredByTimeout: true,
-        inMemoryBlockOnConsumed: points,
-        inMemoryBlockDuration: window,
-        insuranceLimiter: new RateLimiterMemory(base),
-      });
+      // Several processes on one database count together; one embedded process counts in memory.
+      const pool = opts.database.flags.concurrentWriters ? opts.database.pgPool : undefined;
+      return pool ? postgresRateLimiter(pool, base) : new RateLimiterMemory(base);
     };
     this.#principal = make(opts.perPrincipal, 'p');
     this.#namespace = make(opts.perNamespace, 'n');

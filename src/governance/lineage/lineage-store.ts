@@ -1,7 +1,6 @@
-import type BetterSqlite3 from 'better-sqlite3';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { AiosError, uuidv7, type Clock, type IdGenerator } from '../../core/index.ts';
-import { translateDbError, type Database, type SharedDb } from '../../storage/index.ts';
+import { translateDbError, type Database, type Tx } from '../../storage/index.ts';
 import { isValidLineageId, LINEAGE_KINDS, type LineageEdge, type LineageGraph, type LineageInput, type LineageKind, type LineageNode } from './lineage.ts';
 import { toEdge, toNode, type LineageNodeRow, type LineageTables } from './lineage-tables.ts';
 import { readLineageGraph } from './read-lineage-graph.ts';
@@ -37,22 +36,14 @@ const MAX_INPUTS = 1000;
  * const event = await lineage.record({ ns, lineageId, kind: 'event', name: 'vibration', ref: 'topic:vibration@0:12-0:15', inputs: [ingest.id], edgeKind: 'produced' });
  * const { nodes, edges } = await lineage.graph(ns, lineageId);
  */
-const insertStatements = new WeakMap<BetterSqlite3.Database, BetterSqlite3.Statement>();
-function insertNode(db: BetterSqlite3.Database): BetterSqlite3.Statement {
-  let st = insertStatements.get(db);
-  if (!st) {
-    st = db.prepare('insert into aios_lineage_nodes (id, ns, lineage_id, kind, name, ref, attrs, created_at) values (?, ?, ?, ?, ?, ?, ?, ?)');
-    insertStatements.set(db, st);
-  }
-  return st;
-}
-
 export class LineageStore {
+  readonly #database: Database;
   readonly #db: Kysely<LineageTables>;
   readonly #clock: Clock;
   readonly #newId: IdGenerator;
 
   constructor(opts: LineageStoreOptions) {
+    this.#database = opts.database;
     this.#db = opts.database.db as Kysely<LineageTables>;
     this.#clock = opts.clock;
     this.#newId = opts.newId ?? uuidv7;
@@ -70,8 +61,9 @@ export class LineageStore {
 
   /**
    * Records a node and an edge from each of `inputs` (upstream nodes of the same namespace).
-   * With `opts.trx`, writes inside the caller's transaction, so the node commits or rolls back
-   * with the work it describes; otherwise in a transaction of its own.
+   * With `opts.trx`, a Kysely transaction open on the same database, writes inside it, so the
+   * node commits or rolls back with the work it describes (as `recordIn`); otherwise in a
+   * transaction of its own.
    *
    * @example
    * await db.transaction().execute(async (trx) => {
@@ -79,8 +71,33 @@ export class LineageStore {
    *   await lineage.record({ ns, lineageId, kind: 'workflow_step', name: 'notify', ref: `wf:${runId}/step:3`, inputs: [decision.id] }, { trx });
    * });
    */
-  async record(node: LineageInput, opts: { trx?: SharedDb } = {}): Promise<LineageNode> {
+  async record(node: LineageInput, opts: { trx?: Kysely<any> } = {}): Promise<LineageNode> {
     const input = validateInput(node);
+    try {
+      if (opts.trx) return await this.#write(this.#database.joinTransaction(opts.trx), input);
+      return await this.#database.transaction((tx) => this.#write(tx, input));
+    } catch (e) {
+      throw translateDbError(e);
+    }
+  }
+
+  /**
+   * Records a node (and its input edges) inside a transaction the caller holds, on either
+   * engine, so that it commits with the work it describes or not at all: an append's ingest
+   * node, in the events' own transaction and the same fsync; a workflow step's, with its journal.
+   *
+   * @example
+   * const onCommit: CommitHook = async (tx, positions) => { await lineage.recordIn(tx, { ns, lineageId, kind: 'ingest', name: topic, attrs: { accepted: positions.length } }); };
+   */
+  async recordIn(tx: Tx, node: LineageInput): Promise<LineageNode> {
+    try {
+      return await this.#write(tx, validateInput(node));
+    } catch (e) {
+      throw translateDbError(e);
+    }
+  }
+
+  async #write(tx: Tx, input: ValidInput): Promise<LineageNode> {
     const row: LineageNodeRow = {
       id: this.#newId(),
       ns: input.ns,
@@ -91,46 +108,14 @@ export class LineageStore {
       attrs: input.attrs,
       created_at: this.#clock.now(),
     };
-    const write = async (db: Kysely<LineageTables>) => {
-      await this.#requireNodes(db, input.ns, input.inputs);
-      await db.insertInto('aios_lineage_nodes').values(row).execute();
-      if (input.inputs.length > 0) {
-        await db
-          .insertInto('aios_lineage_edges')
-          .values(input.inputs.map((from) => ({ ns: input.ns, from_id: from, to_id: row.id, kind: input.edgeKind, created_at: row.created_at })))
-          .execute();
-      }
-    };
-    try {
-      if (opts.trx) await write(opts.trx as Kysely<LineageTables>);
-      else await this.#db.transaction().execute(write);
-    } catch (e) {
-      throw translateDbError(e);
+    await this.#requireNodes(tx, input.ns, input.inputs);
+    await tx.run(sql`insert into aios_lineage_nodes (id, ns, lineage_id, kind, name, ref, attrs, created_at)
+      values (${row.id}, ${row.ns}, ${row.lineage_id}, ${row.kind}, ${row.name}, ${row.ref}, ${row.attrs}, ${row.created_at})`);
+    if (input.inputs.length > 0) {
+      const edges = input.inputs.map((from) => sql`(${input.ns}, ${from}, ${row.id}, ${input.edgeKind}, ${row.created_at})`);
+      await tx.run(sql`insert into aios_lineage_edges (ns, from_id, to_id, kind, created_at) values ${sql.join(edges)}`);
     }
     return toNode(row);
-  }
-
-  /**
-   * A node without inputs, written inside another capability's transaction whose result it
-   * describes: the event log's append hook, so an ingest node commits with its events, in the
-   * same fsync. `attrs` is computed from what that transaction wrote. The shape matches the event
-   * log's `CommitHook` (structurally: governance does not import events).
-   */
-  inTransaction(node: Omit<LineageInput, 'inputs' | 'attrs' | 'edgeKind'>, attrs: (positions: readonly unknown[]) => Record<string, unknown>) {
-    validateInput(node);
-    const rowFor = (positions: readonly unknown[]): LineageNodeRow => {
-      const input = validateInput({ ...node, attrs: attrs(positions) });
-      return { id: this.#newId(), ns: input.ns, lineage_id: input.lineageId, kind: input.kind, name: input.name, ref: input.ref, attrs: input.attrs, created_at: this.#clock.now() };
-    };
-    return {
-      sqlite(db: BetterSqlite3.Database, positions: readonly unknown[]): void {
-        const r = rowFor(positions);
-        insertNode(db).run(r.id, r.ns, r.lineage_id, r.kind, r.name, r.ref, r.attrs, r.created_at);
-      },
-      async postgres(trx: SharedDb, positions: readonly unknown[]): Promise<void> {
-        await (trx as Kysely<LineageTables>).insertInto('aios_lineage_nodes').values(rowFor(positions)).execute();
-      },
-    };
   }
 
   /**
@@ -146,8 +131,9 @@ export class LineageStore {
     }
     if (typeof kind !== 'string' || !EDGE_KIND.test(kind)) throw new AiosError('AIOS_BAD_REQUEST', `edge kind must be 1–64 characters of [A-Za-z0-9._:-], got ${JSON.stringify(kind)}`);
     try {
-      return await this.#db.transaction().execute(async (trx) => {
-        await this.#requireNodes(trx, ns, [fromId, toId]);
+      return await this.#database.transaction(async (tx) => {
+        await this.#requireNodes(tx, ns, [fromId, toId]);
+        const trx = tx.db as Kysely<LineageTables>;
         await trx
           .insertInto('aios_lineage_edges')
           .values({ ns, from_id: fromId, to_id: toId, kind, created_at: this.#clock.now() })
@@ -184,9 +170,9 @@ export class LineageStore {
   }
 
   /** Edges only join nodes of their own namespace; a node elsewhere reads as missing. */
-  async #requireNodes(db: Kysely<LineageTables>, ns: string, ids: readonly string[]): Promise<void> {
+  async #requireNodes(tx: Tx, ns: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const rows = await db.selectFrom('aios_lineage_nodes').select('id').where('ns', '=', ns).where('id', 'in', [...ids]).execute();
+    const rows = await tx.query<{ id: string }>(sql`select id from aios_lineage_nodes where ns = ${ns} and id in (${sql.join([...ids])})`);
     if (rows.length === ids.length) return;
     const have = new Set(rows.map((r) => r.id));
     const missing = ids.filter((i) => !have.has(i));

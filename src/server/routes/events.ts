@@ -2,8 +2,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import { AiosError, isAiosError, MAX_TIME_MS, MIN_TIME_MS, parseTime } from '../../core/index.ts';
-import { fromCloudEvent, type AppendResult, type CommitHook, type Rejection } from '../../events/index.ts';
-import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
+import { fromCloudEvent, governedAppend, type Rejection } from '../../events/index.ts';
+import { namespaceOf, type App, type ServerDeps } from '../app.ts';
 import { auditInput } from '../guard.ts';
 import { CLOUDEVENTS_BATCH, ndjsonLines } from '../content-types.ts';
 import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
@@ -45,25 +45,6 @@ function refusalWithLines(lines: readonly number[] | undefined) {
       extra: { ...e.extra, rejected: numberLines(rejected, lines) },
     });
   };
-}
-
-/** Events carry the lineage id of the request that brought them in, unless they bring their own. */
-function withLineage(item: unknown, lineageId: string): unknown {
-  if (!item || typeof item !== 'object' || Array.isArray(item)) return item;
-  const headers = (item as { headers?: unknown }).headers;
-  if (headers === undefined) return { ...item, headers: { [LINEAGE_HEADER]: lineageId } };
-  if (headers && typeof headers === 'object' && !Array.isArray(headers) && !(LINEAGE_HEADER in headers)) return { ...item, headers: { ...headers, [LINEAGE_HEADER]: lineageId } };
-  return item;
-}
-
-/** `partition:first-last` per partition, so the lineage node names what the request appended. */
-function positionsSummary(accepted: readonly { partition: number; offset: number }[]): string[] {
-  const ranges = new Map<number, [number, number]>();
-  for (const a of accepted) {
-    const r = ranges.get(a.partition);
-    ranges.set(a.partition, r ? [Math.min(r[0], a.offset), Math.max(r[1], a.offset)] : [a.offset, a.offset]);
-  }
-  return [...ranges].map(([p, [a, b]]) => `${p}:${a}-${b}`);
 }
 
 const paramsAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, allErrors: false, strict: false });
@@ -108,35 +89,15 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsync {
         const single = !Array.isArray(req.body) && !(body as { [CLOUDEVENTS_BATCH]?: boolean })[CLOUDEVENTS_BATCH] && items.length === 1;
         const ns = namespaceOf(req);
         const lines = ndjsonLines(req.body);
-        const lineageNode = { ns, lineageId: req.lineageId, kind: 'ingest' as const, name: req.params.topic, ref: `topic:${req.params.topic}` };
-        // Every item not in `positions` was rejected: the event log writes all accepted items in one batch.
-        const lineageAttrs = (positions: readonly unknown[]) => ({ accepted: positions.length, rejected: items.length - positions.length, positions: positionsSummary(positions as { partition: number; offset: number }[]) });
-        let result: AppendResult;
-        if (log.commitHooks) {
-          // The request's audit record and its ingest lineage node commit in the events' own
-          // transaction: an acknowledged append always has both, a rolled-back one neither.
-          const audit = deps.authEnabled ? deps.governance.audit.inTransaction(auditInput(req, 'success', null), (positions) => positions) : undefined;
-          const lineage = deps.governance.lineage.inTransaction(lineageNode, lineageAttrs);
-          const onCommit: CommitHook = {
-            sqlite(db, positions) {
-              audit?.hook.sqlite(db, positions);
-              lineage.sqlite(db, positions);
-            },
-            async postgres(trx, positions) {
-              await audit?.hook.postgres(trx, positions);
-              await lineage.postgres(trx, positions);
-            },
-          };
-          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single, onCommit }).catch(refusalWithLines(lines));
-          if (audit && result.accepted.length) {
-            deps.governance.audit.noteCommitted(audit.committed());
-            req.aiosAudited = true;
-          }
-        } else {
-          // NATS: no shared transaction; both are written right after the publish, before the answer.
-          result = await log.append(ns, req.params.topic, items.map((it) => withLineage(it, req.lineageId)), { atomic: req.query.atomic || single }).catch(refusalWithLines(lines));
-          if (result.accepted.length) await deps.governance.lineage.record({ ...lineageNode, attrs: lineageAttrs(result.accepted) });
-        }
+        const { result, audited } = await governedAppend(log, deps.governance, {
+          ns,
+          topic: req.params.topic,
+          items,
+          atomic: req.query.atomic || single,
+          lineageId: req.lineageId,
+          audit: deps.authEnabled ? auditInput(req, 'success', null) : undefined,
+        }).catch(refusalWithLines(lines));
+        if (audited) req.aiosAudited = true;
         const answer = lines ? { accepted: numberLines(result.accepted, lines), rejected: numberLines(result.rejected, lines) } : result;
         return reply.code(result.rejected.length ? 207 : 200).send(answer);
       },

@@ -74,8 +74,8 @@ export class SqlRunStore implements RunStore {
     this.#clock = opts.clock ?? systemClock;
     this.#limit = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#newId = opts.newId ?? uuidv7;
-    // PostgreSQL merges the fences and inserts of a batch's journal appends into one statement.
-    const mergers: Record<string, Merger> = this.#flags.name === 'postgres' ? { append: (trx, specs) => fenceAndInsertMany(trx, specs as AppendSpec[]) } : {};
+    // With data-modifying CTEs (PostgreSQL) the fences and inserts of a batch's journal appends are one statement.
+    const mergers: Record<string, Merger> = this.#flags.writableCtes ? { append: (trx, specs) => fenceAndInsertMany(trx, specs as AppendSpec[]) } : {};
     this.#writes = new WriteBatcher(this.#db, this.#flags.concurrentWriters ? (opts.writeLanes ?? 2) : 1, mergers);
   }
 
@@ -228,8 +228,8 @@ export class SqlRunStore implements RunStore {
     const stored = await this.#guard(() =>
       this.#writes.run(`${ns}\u0000${runId}`, (trx, pre) => appendJournal(trx, this.#flags, spec, opts.also, pre as FenceOutcome | undefined), {
         merge: { group: 'append', data: spec },
-        // PostgreSQL writes a plain append in one statement (the merged fence and insert).
-        autocommit: this.#flags.name === 'postgres' && !opts.also && rows.length <= ROWS_PER_INSERT,
+        // A plain append is then one statement (the merged fence and insert), atomic by itself.
+        autocommit: this.#flags.writableCtes && this.#flags.roundTrips && !opts.also && rows.length <= ROWS_PER_INSERT,
       }),
     );
     return stored.map(toEntry);
@@ -249,7 +249,7 @@ export class SqlRunStore implements RunStore {
     if (patch.state !== undefined) set.state = encodePayload(patch.state, this.#limit, `the state of ${what}`);
     if (patch.wakeAt !== undefined && set.wake_at === undefined) set.wake_at = patch.wakeAt;
     if (patch.owner === null) set.owner = null;
-    const single = this.#flags.name === 'postgres' && !opts.also && set.owner !== null; // a release may take a second statement
+    const single = this.#flags.roundTrips && !opts.also && set.owner !== null; // a release may take a second statement
     const row = await this.#guard(() =>
       this.#writes.run(`${ns}\u0000${runId}`, (trx) => updateRun(trx, this.#flags, { ns, runId, epoch, now }, set, patch.wakeOnSignals ?? [], patch.wakeOnCancel ?? true, opts.also), { autocommit: single }),
     );

@@ -48,7 +48,7 @@ export class WakeListener {
 
   async start(): Promise<void> {
     const pool = this.#database.pgPool;
-    if (!pool || this.#closed) return;
+    if (!this.#database.flags.listenNotify || !pool || this.#closed) return;
     const client = new pg.Client({ ...(pool.options as pg.ClientConfig) });
     client.on('notification', (n) => {
       if (n.channel !== WAKE_CHANNEL || !n.payload) return;
