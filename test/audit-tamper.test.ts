@@ -23,7 +23,8 @@ import {
   type AuditSigningKey,
   type AuditVerification,
 } from '../src/governance/audit/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 

@@ -22,7 +22,8 @@ import {
   type AuditSigningKey,
   type AuditTrailOptions,
 } from '../src/governance/audit/index.ts';
-import { createDatabase, migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
+import { createDatabase, type Database, type Migration } from '../src/storage/index.ts';
+import { migrate, MIGRATIONS } from '../src/runtime/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { until } from './support/until.ts';

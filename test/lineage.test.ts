@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AiosError, ManualClock } from '../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { LineageStore, LINEAGE_KINDS, toOpenLineage, toOpenLineageNdjson, type LineageGraph, type LineageKind, type LineageNode } from '../src/governance/lineage/index.ts';
 import { freshPgSchema, pgAvailable, randomName } from './support/services.ts';
 

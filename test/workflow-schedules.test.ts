@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, createLogger, isAiosError } from '../src/core/index.ts';
-import { migrate, type Database } from '../src/storage/index.ts';
+import { type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, defineWorkflow, scheduleRunId, type WorkflowDefinition } from '../src/workflows/index.ts';
 import { sqlBackends } from './support/sql-backends.ts';
 

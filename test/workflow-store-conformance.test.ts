@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isAiosError, type ErrorCode } from '../src/core/index.ts';
 import { LineageStore } from '../src/governance/index.ts';
-import { migrate, type Database } from '../src/storage/index.ts';
+import { type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { SqlRunStore, type RunStore, type WorkflowRun } from '../src/workflows/index.ts';
 import { sqlBackends } from './support/sql-backends.ts';
 

@@ -1,6 +1,4 @@
 import { Type } from 'typebox';
-import { toRfc3339 } from '../../core/index.ts';
-import type { StoredEvent } from '../../events/index.ts';
 
 export const ProblemSchema = Type.Object(
   {
@@ -24,23 +22,4 @@ export const PageQuery = Type.Object({
 /** The cursor of the next page: the last item's name when the page is full, else null. */
 export function nextAfter<T>(items: readonly T[], limit: number, nameOf: (t: T) => string): string | null {
   return items.length === limit ? nameOf(items[items.length - 1]) : null;
-}
-
-/** `:topic` in every route under /topics/{topic}. */
-export const TopicParams = Type.Object({ topic: Type.String({ maxLength: 100 }) });
-
-export const EventOut = Type.Object({
-  topic: Type.String(),
-  partition: Type.Integer(),
-  offset: Type.Integer(),
-  id: Type.String(),
-  key: Type.Union([Type.String(), Type.Null()]),
-  time: Type.String({ format: 'date-time' }),
-  ingestedAt: Type.String({ format: 'date-time' }),
-  data: Type.Unknown(),
-  headers: Type.Record(Type.String(), Type.String()),
-});
-
-export function eventOut(e: StoredEvent) {
-  return { ...e, time: toRfc3339(e.time), ingestedAt: toRfc3339(e.ingestedAt) };
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshPgSchema, pgAvailable } from '../../test/support/services.ts';
-import { createDatabase, migrate, MIGRATIONS, type Database } from './index.ts';
+import { MIGRATIONS, migrate } from '../runtime/index.ts';
+import { createDatabase, type Database } from './index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'aios-mig-'));
 const pg = (await pgAvailable()) ? await freshPgSchema() : undefined;

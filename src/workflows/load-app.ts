@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AiosError } from '../core/index.ts';
-import { isWorkflowDefinition, type WorkflowDefinition } from '../workflows/index.ts';
+import { isWorkflowDefinition, type WorkflowDefinition } from './engine/index.ts';
 
 /** What an app module contributes; workflows for now, models and rules as they land. */
 export interface AppModule {

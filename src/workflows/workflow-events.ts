@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AppendBatch, EventInput, EventLog } from '../events/index.ts';
-import { LINEAGE_HEADER } from '../server/index.ts';
-import type { EmitEvent, EventWaitRecord, EventWaits, OutboxRelay, PreparedEmit, WorkflowEventPort } from '../workflows/index.ts';
+import { LINEAGE_HEADER } from '../http/index.ts';
+import type { EmitEvent, EventWaitRecord, EventWaits, OutboxRelay, PreparedEmit, WorkflowEventPort } from './index.ts';
 
 interface Prepared extends PreparedEmit {
   readonly ns: string;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.ts';
 import type { AuditActor, AuditInput, Governance } from '../governance/index.ts';
-import type { JournalEntryInput, RunChange, RunRecorder, RunStatus, WorkflowRun } from '../workflows/index.ts';
+import type { JournalEntryInput, RunChange, RunRecorder, RunStatus, WorkflowRun } from './index.ts';
 
 const ENGINE: AuditActor = { type: 'system', id: 'workflow-engine', authMethod: 'system', keyId: null };
 

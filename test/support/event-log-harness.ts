@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock, systemClock, type Clock } from '../../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../../src/storage/index.ts';
+import { createDatabase, type Database } from '../../src/storage/index.ts';
+import { migrate } from '../../src/runtime/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventLogLimits } from '../../src/events/index.ts';
 import { freshPgSchema, natsAvailable, NATS_URL, pgAvailable, randomName } from './services.ts';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { action, clientFrom, withRemote } from './remote.ts';
+import { action, clientFrom, withRemote } from '../../cli-kit/index.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { action, clientFrom, withRemote } from './remote.ts';
+import { action, clientFrom, withRemote } from '../../cli-kit/index.ts';
 
 function jsonArg(text: string): unknown {
   const source = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;

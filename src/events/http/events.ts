@@ -2,11 +2,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import { AiosError, isAiosError, MAX_TIME_MS, MIN_TIME_MS, parseTime } from '../../core/index.ts';
-import { fromCloudEvent, type AppendResult, type CommitHook, type Rejection } from '../../events/index.ts';
-import { LINEAGE_HEADER, namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { auditInput } from '../guard.ts';
-import { CLOUDEVENTS_BATCH, ndjsonLines } from '../content-types.ts';
-import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
+import { fromCloudEvent, type AppendResult, type CommitHook, type Rejection } from '../index.ts';
+import { LINEAGE_HEADER, namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { auditInput } from '../../http/index.ts';
+import { CLOUDEVENTS_BATCH, ndjsonLines } from '../../http/index.ts';
+import { ProblemSchema } from '../../http/index.ts';
+import { EventOut, eventOut, TopicParams } from './event-schemas.ts';
 
 const EventInputSchema = Type.Object(
   {
@@ -40,6 +42,7 @@ function refusalWithLines(lines: readonly number[] | undefined) {
     const rejected = isAiosError(e) ? (e.extra?.rejected as Rejection[] | undefined) : undefined;
     if (!lines || !rejected || !isAiosError(e)) throw e;
     throw new AiosError(e.code, e.message, {
+      spec: e,
       cause: e,
       errors: rejected.map((r) => ({ path: `/${r.index}`, message: `line ${lines[r.index]}: ${r.code}: ${r.reason}` })),
       extra: { ...e.extra, rejected: numberLines(rejected, lines) },

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError, parseTime } from '../../core/index.ts';
-import type { ResetTarget } from '../../events/index.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { EventOut, eventOut, ProblemSchema, TopicParams } from './shared.ts';
+import type { ResetTarget } from '../index.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { ProblemSchema } from '../../http/index.ts';
+import { EventOut, eventOut, TopicParams } from './event-schemas.ts';
 
 const GroupParams = Type.Object({ topic: Type.String({ maxLength: 100 }), group: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,99}$' }) });
 const Position = Type.Object({ partition: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }, { additionalProperties: false });

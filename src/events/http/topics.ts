@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
-import type { Topic } from '../../events/index.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { PageQuery, nextAfter, ProblemSchema, TopicParams } from './shared.ts';
+import type { Topic } from '../index.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { PageQuery, nextAfter, ProblemSchema } from '../../http/index.ts';
+import { TopicParams } from './event-schemas.ts';
 
 const Retention = Type.Object(
   {

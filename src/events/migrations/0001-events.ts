@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 export const m0001Events: Migration = {
   version: 1,

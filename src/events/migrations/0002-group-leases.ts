@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /** Consumer-group members and their partition leases, so a group's members split the partitions. */
 export const m0002GroupLeases: Migration = {

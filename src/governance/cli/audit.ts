@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { isAiosError, loadConfig } from '../core/index.ts';
-import { action, clientFrom, withRemote } from './remote.ts';
-import { redactSecrets, secretsInEnvironment } from './redact.ts';
+import { isAiosError, loadConfig } from '../../core/index.ts';
+import { action, clientFrom, withRemote } from '../../cli-kit/index.ts';
+import { redactSecrets, secretsInEnvironment } from '../../cli-kit/index.ts';
 
 interface AuditFilterOptions {
   actor?: string;
@@ -69,8 +69,8 @@ export function auditCommand(): Command {
       try {
         const config = loadConfig({ dataDir: o.dataDir, databaseUrl: o.databaseUrl }, process.env);
         // Loaded here so that the other commands start without the database drivers.
-        const { createDatabase } = await import('../storage/index.ts');
-        const { loadAuditPublicKey, parseAuditPublicKey, parseWitness, verifyAuditChain } = await import('../governance/audit/index.ts');
+        const { createDatabase } = await import('../../storage/index.ts');
+        const { loadAuditPublicKey, parseAuditPublicKey, parseWitness, verifyAuditChain } = await import('../audit/index.ts');
         const { publicKey, keyId } = o.publicKey ? parseAuditPublicKey(o.publicKey, '--public-key') : loadAuditPublicKey({ dataDir: config.dataDir, env: process.env });
         const coverWithinMs = o.coverWithinMs === undefined ? 2 * config.auditCheckpointIntervalMs : Number(o.coverWithinMs);
         if (!Number.isSafeInteger(coverWithinMs) || coverWithinMs < 0) throw new Error(`--cover-within-ms must be a non-negative integer, got ${JSON.stringify(o.coverWithinMs)}`);

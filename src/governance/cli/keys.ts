@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { reserveKeyFile } from './key-file.ts';
-import { action, clientFrom, withRemote } from './remote.ts';
+import { reserveKeyFile } from '../../cli-kit/index.ts';
+import { action, clientFrom, withRemote } from '../../cli-kit/index.ts';
 
 interface KeyInfo {
   id: string;

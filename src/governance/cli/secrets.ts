@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { isAiosError, loadConfig } from '../core/index.ts';
-import { loadMasterKeys, masterKeyFilePath, parseMasterKey, rotateEnvMasterKey, rotateKeyFile } from '../governance/secrets/index.ts';
-import { createDatabase, migrate, type Database } from '../storage/index.ts';
-import { redactSecrets, secretsInEnvironment } from './redact.ts';
+import type { CliContext } from '../../capability/index.ts';
+import { isAiosError } from '../../core/index.ts';
+import { loadMasterKeys, masterKeyFilePath, parseMasterKey, rotateEnvMasterKey, rotateKeyFile } from '../secrets/index.ts';
+import { createDatabase, migrate, type Database } from '../../storage/index.ts';
+import { redactSecrets, secretsInEnvironment } from '../../cli-kit/index.ts';
 
 /**
  * `aios secrets`: operations on the secret store that need the master key, run against the
  * database directly (no server). Prints key ids only, never key material or secret values.
  */
-export function secretsCommand(): Command {
+export function secretsCommand(ctx: CliContext): Command {
   const cmd = new Command('secrets').description('manage the encrypted secret store');
   cmd
     .command('rotate-master-key')
@@ -26,7 +27,7 @@ export function secretsCommand(): Command {
     .action(async (o: { config?: string; dataDir?: string; databaseUrl?: string; keyFile?: string; keepRetired: boolean }) => {
       let database: Database | undefined;
       try {
-        const config = loadConfig({ dataDir: o.dataDir, databaseUrl: o.databaseUrl }, process.env, o.config);
+        const config = ctx.loadConfig({ dataDir: o.dataDir, databaseUrl: o.databaseUrl }, process.env, o.config) as { dataDir: string; databaseUrl?: string };
         const keyOpts = { dataDir: config.dataDir, env: process.env, keyFile: o.keyFile };
         const sqliteFile = join(config.dataDir, 'aios.db');
         // A wrong --data-dir must not leave a fresh key file and an empty database behind.
@@ -34,7 +35,7 @@ export function secretsCommand(): Command {
         if (!config.databaseUrl && !existsSync(sqliteFile)) throw new Error(`there is no database at ${sqliteFile}`);
         const keyring = loadMasterKeys(keyOpts);
         database = createDatabase({ url: config.databaseUrl, sqliteFile });
-        await migrate(database);
+        await migrate(database, ctx.migrations);
         if (keyring.source.kind === 'file') {
           const r = await rotateKeyFile({ database, keyring, keyFile: keyring.source.path, keepRetired: o.keepRetired });
           if (r.resumed) console.error(`finished an interrupted rotation (found ${keyring.source.path}.next)`);

@@ -2,9 +2,10 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
-import { entryProblem, type AuditRecord, type WitnessEntry } from '../../governance/index.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { entryProblem, type AuditRecord, type WitnessEntry } from '../index.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { ProblemSchema } from '../../http/index.ts';
 
 const AuditOut = Type.Object({
   seq: Type.Integer(),

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
-import { ROLES, type ApiKeyInfo } from '../../governance/index.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { PageQuery, nextAfter, ProblemSchema } from './shared.ts';
+import { ROLES, type ApiKeyInfo } from '../index.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { PageQuery, nextAfter, ProblemSchema } from '../../http/index.ts';
 
 const KeyOut = Type.Object({
   id: Type.String({ description: 'the visible prefix that names the key' }),

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
-import { toOpenLineage } from '../../governance/index.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { toOpenLineage } from '../index.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { ProblemSchema } from '../../http/index.ts';
 
 const LineageParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,200}$', description: 'a lineage id or a node id' }) });
 const GraphQuery = Type.Object({ depth: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 10 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })) });

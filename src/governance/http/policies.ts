@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
-import { ACTIONS, qualifiedId, type PolicySetVersion } from '../../governance/index.ts';
-import type { App, ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { qualifiedId, type PolicySetVersion } from '../index.ts';
+import type { App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { ProblemSchema } from '../../http/index.ts';
 
 const PolicySetOut = Type.Object({
   version: Type.Integer(),
@@ -40,7 +41,7 @@ export function policyRoutes(deps: ServerDeps): FastifyPluginAsync {
           response: { 200: Type.Object({ schema: Type.String(), actions: Type.Record(Type.String(), Type.Object({ group: Type.String(), resource: Type.String(), description: Type.String() })) }) },
         },
       },
-      async () => ({ schema: deps.governance.authorizer.engine.schemaText, actions: ACTIONS }),
+      async () => ({ schema: deps.governance.authorizer.engine.schemaText, actions: deps.governance.actionTable.actions }),
     );
 
     app.get(

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { toRfc3339 } from '../../core/index.ts';
-import type { SecretMetadata } from '../../governance/index.ts';
-import { actorOf } from '../guard.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { PageQuery, nextAfter, ProblemSchema } from './shared.ts';
+import type { SecretMetadata } from '../index.ts';
+import { actorOf } from '../../http/index.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { PageQuery, nextAfter, ProblemSchema } from '../../http/index.ts';
 
 const SecretParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$' }) });
 

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /** API keys (only their hashes), the versioned policy set, and (PostgreSQL) shared rate-limit counters. */
 export const m0003Identity: Migration = {

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { DialectFlags } from '../database.ts';
-import type { Migration } from '../migrate.ts';
+import type { DialectFlags } from '../../storage/index.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /** prev_hash of record 1: there is nothing before it. */
 const GENESIS_HASH = '0'.repeat(64);

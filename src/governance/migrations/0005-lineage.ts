@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /**
  * Lineage: a DAG of nodes (what happened: an ingest, an inference, a decision...) and edges

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /**
  * Encrypted secrets (src/governance/secrets). One row per secret; a put replaces the row and

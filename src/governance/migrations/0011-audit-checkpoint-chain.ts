@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /**
  * The audit checkpoints as a chain (src/governance/audit/checkpoint.ts): checkpoint `seq` signs

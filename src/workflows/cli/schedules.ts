@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { action, clientFrom, withRemote } from './remote.ts';
+import { action, clientFrom, withRemote } from '../../cli-kit/index.ts';
 import { inputOf } from './workflows.ts';
 
 const schedulePath = (id: string) => `/api/v1/schedules/${encodeURIComponent(id)}`;

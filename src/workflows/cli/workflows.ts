@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { action, clientFrom, withRemote } from './remote.ts';
+import { action, clientFrom, withRemote } from '../../cli-kit/index.ts';
 
 /** A JSON option: inline, or `@file.json`. Says which option is broken instead of a bare parse error. */
 export function jsonOption(text: string, option: string): unknown {

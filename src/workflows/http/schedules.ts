@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError } from '../../core/index.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { ProblemSchema } from '../../http/index.ts';
 import { ScheduleCreateBody, ScheduleListQuery, ScheduleOut, ScheduleParams, SchedulePatchBody, scheduleOut } from './workflow-schemas.ts';
 import { requesterOf } from './workflows.ts';
 

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { AiosError, parseTime, toRfc3339 } from '../../core/index.ts';
-import type { JournalEntry, Schedule, WorkflowRun } from '../../workflows/index.ts';
+import type { JournalEntry, Schedule, WorkflowRun } from '../index.ts';
 
 /*
  * Schemas and output shapes of the workflow and schedule routes. Times are epoch ms inside AIOS

@@ -2,10 +2,11 @@ import { isDeepStrictEqual } from 'node:util';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AiosError } from '../../core/index.ts';
-import { RESERVED_SIGNAL_PREFIX, type WorkflowRun } from '../../workflows/index.ts';
-import { actorOf } from '../guard.ts';
-import { namespaceOf, type App, type ServerDeps } from '../app.ts';
-import { ProblemSchema } from './shared.ts';
+import { RESERVED_SIGNAL_PREFIX, type WorkflowRun } from '../index.ts';
+import { actorOf } from '../../http/index.ts';
+import { namespaceOf, type App } from '../../http/index.ts';
+import type { ServerDeps } from './deps.ts';
+import { ProblemSchema } from '../../http/index.ts';
 import { HistoryOut, RUN_ID_PATTERN, ReasonBody, RunListQuery, RunOut, RunParams, RunSummaryOut, SignalParams, StartBody, historyOut, runOut, runSummaryOut, timeParam } from './workflow-schemas.ts';
 
 /** Who asked, as the engine records it ('user:ana', 'service:gateway'), like 'schedule:<id>' for a schedule's runs. */

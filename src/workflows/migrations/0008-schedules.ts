@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /**
  * Cron schedules of workflows (src/workflows/schedules). One row per schedule:

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /**
  * Workflow waits for an event of the log (src/workflows/event-waits). One row per wait that is

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.ts';
+import type { Migration } from '../../storage/index.ts';
 
 /**
  * The workflow outbox for an event log outside the database (NATS JetStream): events a step
