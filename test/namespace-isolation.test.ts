@@ -97,7 +97,7 @@ function fixtureChecks(excludesB: (body: string) => void): Record<string, Check>
   for (const c of CAPABILITIES as readonly Capability[]) {
     for (const [route, f] of Object.entries(c.http?.fixtures ?? {})) {
       const [method, url] = route.split(' ');
-      if (method === 'GET') out[url] = { path: f.url, expect: { listExcludes: excludesB } };
+      if (method === 'GET') out[url] = { path: f.url, expect: f.expect === 'not-found' ? 'not-found' : { listExcludes: excludesB } };
     }
   }
   return out;

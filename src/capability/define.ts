@@ -36,6 +36,8 @@ export interface RouteFixture {
   /** The URL with its parameters filled in, e.g. `/api/v1/topics/t1`. */
   readonly url: string;
   readonly body?: unknown;
+  /** What a principal of another namespace gets: the answer (default), or a 404 for a URL naming nothing. */
+  readonly expect?: 'ok' | 'not-found';
 }
 
 /**
