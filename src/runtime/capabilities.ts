@@ -1,5 +1,6 @@
 import { eventsCapability } from '../events/capability.ts';
 import { governanceCapability } from '../governance/capability.ts';
+import { infoCapability } from '../info/index.ts';
 import { workflowsCapability } from '../workflows/capability.ts';
 
 /**
@@ -8,4 +9,4 @@ import { workflowsCapability } from '../workflows/capability.ts';
  * capability is adding its folder and one line here. Routes, tags and commands keep this order;
  * creation and start follow `uses` (stop the reverse).
  */
-export const CAPABILITIES = [eventsCapability, governanceCapability, workflowsCapability] as const;
+export const CAPABILITIES = [eventsCapability, governanceCapability, workflowsCapability, infoCapability] as const;
