@@ -2,11 +2,11 @@
  * AIOS public API. Everything a program embedding AIOS may use is exported here; the rest of
  * `src/` is internal.
  */
-export { createAios } from './runtime/index.ts';
-export type { Aios, CreateAiosOptions } from './runtime/index.ts';
-export { AiosError, isAiosError, ERROR_CODES, ManualClock, systemClock, loadConfig, CONFIG_OPTIONS } from './core/index.ts';
-export type { AiosConfig, Clock, ErrorCode } from './core/index.ts';
-export { createDatabase, migrate } from './storage/index.ts';
+export { createAios, ERROR_CODES, loadConfig, CONFIG_OPTIONS, migrate } from './runtime/index.ts';
+export type { Aios, AiosConfig, CreateAiosOptions, ErrorCode } from './runtime/index.ts';
+export { AiosError, isAiosError, ManualClock, systemClock } from './core/index.ts';
+export type { Clock } from './core/index.ts';
+export { createDatabase } from './storage/index.ts';
 export type { Database } from './storage/index.ts';
 export { EventLog, SqlEventStore, NatsEventStore, formatCursor, parseCursor } from './events/index.ts';
 export type {

@@ -24,7 +24,8 @@ import {
   type AuditTables,
   type AuditVerification,
 } from '../src/governance/audit/index.ts';
-import { migrate, type Database } from '../src/storage/index.ts';
+import type { Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { conformance, SQL_BACKENDS, type BackendEnv } from './support/conformance.ts';
 

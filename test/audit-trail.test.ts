@@ -23,7 +23,8 @@ import {
   type AuditTables,
   type AuditTrailOptions,
 } from '../src/governance/audit/index.ts';
-import { migrate, MIGRATIONS, type Database, type Migration } from '../src/storage/index.ts';
+import type { Database, Migration } from '../src/storage/index.ts';
+import { migrate, MIGRATIONS } from '../src/runtime/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { conformance, SQL_BACKENDS, type BackendEnv } from './support/conformance.ts';
 import { until } from './support/until.ts';

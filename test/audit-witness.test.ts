@@ -15,7 +15,8 @@ import {
   WitnessPublisher,
   type WitnessEntry,
 } from '../src/governance/audit/index.ts';
-import { createDatabase, migrate } from '../src/storage/index.ts';
+import { createDatabase } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { startTestAios } from './support/runtime.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { until } from './support/until.ts';

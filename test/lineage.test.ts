@@ -1,6 +1,7 @@
 import { beforeAll, expect } from 'vitest';
 import { AiosError, ManualClock } from '../src/core/index.ts';
-import { migrate, type Database } from '../src/storage/index.ts';
+import type { Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { LineageStore, LINEAGE_KINDS, toOpenLineage, toOpenLineageNdjson, type LineageGraph, type LineageKind, type LineageNode } from '../src/governance/lineage/index.ts';
 import { conformance, SQL_BACKENDS, sqlDatabase } from './support/conformance.ts';
 import { randomName } from './support/services.ts';

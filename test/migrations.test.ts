@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { migrate, MIGRATIONS } from '../src/storage/index.ts';
+import { migrate, MIGRATIONS } from '../src/runtime/index.ts';
 import { conformance, SQL_BACKENDS } from './support/conformance.ts';
 
 /** The migrations on every SQL backend, on one fresh database whose tests run in order. */

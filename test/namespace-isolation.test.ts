@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Capability } from '../src/capability/index.ts';
+import { CAPABILITIES } from '../src/runtime/index.ts';
 import { routeInventory } from '../src/server/index.ts';
 import { defineWorkflow } from '../src/workflows/index.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
@@ -56,6 +58,8 @@ function checks(): Record<string, Check> {
     excludesB(body);
   };
   return {
+    // The routes not named below, by the sample request their capability declares.
+    ...fixtureChecks(excludesB),
     '/api/v1/auth/whoami': { path: '/api/v1/auth/whoami', expect: { listExcludes: excludesB } },
     '/api/v1/topics': { path: '/api/v1/topics', expect: { listExcludes: excludesB } },
     '/api/v1/topics/:topic': { path: '/api/v1/topics/only-b', expect: 'not-found' },
@@ -85,6 +89,18 @@ function checks(): Record<string, Check> {
     '/api/v1/policies/versions': { path: '/api/v1/policies/versions', expect: 'forbidden' },
     '/metrics': { path: '/metrics', expect: 'forbidden' },
   };
+}
+
+/** A GET route not named above, from its capability's fixture: it answers A, and shows nothing of B. */
+function fixtureChecks(excludesB: (body: string) => void): Record<string, Check> {
+  const out: Record<string, Check> = {};
+  for (const c of CAPABILITIES as readonly Capability[]) {
+    for (const [route, f] of Object.entries(c.http?.fixtures ?? {})) {
+      const [method, url] = route.split(' ');
+      if (method === 'GET') out[url] = { path: f.url, expect: f.expect === 'not-found' ? 'not-found' : { listExcludes: excludesB } };
+    }
+  }
+  return out;
 }
 
 /** The same path with B's identifiers replaced by ones that exist nowhere. */

@@ -16,7 +16,8 @@ import {
   type Keyring,
   type MasterKey,
 } from '../src/governance/secrets/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { AIOS_BIN } from './support/child.ts';
 import { conformance, SQL_BACKENDS, type BackendEnv } from './support/conformance.ts';
 import { useTempDirs } from './support/temp-dirs.ts';

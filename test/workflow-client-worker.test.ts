@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, createLogger } from '../src/core/index.ts';
-import { createDatabase, migrate } from '../src/storage/index.ts';
+import { createDatabase } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { SqlRunStore, defineWorkflow } from '../src/workflows/index.ts';
 import { DefinitionRegistry, WorkflowClient, WorkflowWorker } from '../src/workflows/engine/index.ts';
 

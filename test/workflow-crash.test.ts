@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { SqlRunStore, isTerminal } from '../src/workflows/index.ts';
 import { crash20Shape, CRASH20_STEPS } from './fixtures/workflow-worker.ts';
 import { FAULT_POINTS, type FaultPoint } from './support/fault-run-store.ts';

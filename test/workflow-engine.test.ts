@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, createLogger, isAiosError, systemClock, type Clock, type ErrorCode } from '../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import {
   SqlRunStore,

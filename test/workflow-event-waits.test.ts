@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isAiosError, systemClock, type Clock } from '../src/core/index.ts';
 import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../src/events/index.ts';
-import { migrate, type Database } from '../src/storage/index.ts';
+import type { Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { EventWaits, compileMatch, type EventWaitInput, type MatchableEvent } from '../src/workflows/event-waits/index.ts';
 import { SqlRunStore } from '../src/workflows/index.ts';
 import { conformance, SQL_BACKENDS, sqlDatabase } from './support/conformance.ts';

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/index.ts';
 import { EventLog, SqlEventStore } from '../src/events/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { SqlRunStore, TerminalError, defineWorkflow, type WorkflowRun, type WorkflowTables } from '../src/workflows/index.ts';
 import { createLogger } from '../src/core/index.ts';
 import { NATS_URL, natsAvailable, randomName } from './support/services.ts';

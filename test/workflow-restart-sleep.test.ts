@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/index.ts';
-import { createDatabase, migrate } from '../src/storage/index.ts';
+import { createDatabase } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { SqlRunStore } from '../src/workflows/index.ts';
 import { startSideEffectService } from './support/side-effects.ts';
 import { useTempDirs } from './support/temp-dirs.ts';

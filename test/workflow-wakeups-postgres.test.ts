@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, systemClock } from '../src/core/index.ts';
-import { createDatabase, migrate, type Database } from '../src/storage/index.ts';
+import { createDatabase, type Database } from '../src/storage/index.ts';
+import { migrate } from '../src/runtime/index.ts';
 import { SqlRunStore, WorkflowEngine, defineWorkflow } from '../src/workflows/index.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { LIVENESS_MS, until } from './support/until.ts';

@@ -1,19 +1,19 @@
 import { Command, Option } from 'commander';
-import { CONFIG_OPTIONS, isAiosError, loadConfig, type ConfigInput } from '../core/index.ts';
-import type { Aios } from '../runtime/index.ts';
-import { redactSecrets, secretsInEnvironment } from './redact.ts';
+import { isAiosError, type ConfigInput, type ConfigOptionSpec } from '../core/index.ts';
+import type { Aios, AiosConfig } from '../runtime/index.ts';
+import { redactSecrets, secretsInEnvironment } from '../cli-kit/index.ts';
 
 /** `aios start`: every configuration option as a flag; flags beat AIOS_* variables beat the config file. */
-export function startCommand(): Command {
+export function startCommand(options: readonly ConfigOptionSpec[], loadConfig: (flags: ConfigInput, env: Record<string, string | undefined>, file?: string) => AiosConfig): Command {
   const cmd = new Command('start').description('run AIOS: the HTTP API, workers and scheduler in one process');
   cmd.option('-c, --config <file>', 'JSON config file (env AIOS_CONFIG; default ./aios.config.json when present)');
-  for (const o of CONFIG_OPTIONS) {
+  for (const o of options) {
     const def = o.default !== undefined ? ` (default: ${o.default})` : '';
     cmd.addOption(new Option(`--${o.flag} <value>`, `${o.description}; env ${o.env}${def}`));
   }
   cmd.action(async (flags: Record<string, string | undefined>) => {
     const input: Record<string, string | undefined> = {};
-    for (const o of CONFIG_OPTIONS) input[o.key] = flags[o.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+    for (const o of options) input[o.key] = flags[o.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
     let aios: Aios | undefined;
     try {
       const config = loadConfig(input as ConfigInput, process.env, flags.config);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { CONFIG_OPTIONS, loadConfig } from './config.ts';
+import { CONFIG_OPTIONS } from '../runtime/index.ts';
+import { loadConfig } from './config.ts';
 
 describe('configuration', () => {
   const file = join(mkdtempSync(join(tmpdir(), 'aios-cfg-')), 'aios.json');

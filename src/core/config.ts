@@ -4,8 +4,9 @@ import { AiosError } from './errors.ts';
 
 type Kind = 'string' | 'int' | 'url';
 
-interface OptionSpec {
-  readonly key: keyof AiosConfig;
+/** One configuration option. Core declares the platform's; a capability declares its own. */
+export interface ConfigOptionSpec {
+  readonly key: string;
   readonly flag: string;
   readonly env: string;
   readonly kind: Kind;
@@ -20,7 +21,7 @@ interface OptionSpec {
  * table are all derived from this list. Precedence: flag, then environment, then config file,
  * then default.
  */
-export const CONFIG_OPTIONS: readonly OptionSpec[] = [
+export const CONFIG_OPTIONS = [
   { key: 'port', flag: 'port', env: 'AIOS_PORT', kind: 'int', default: 8080, description: 'HTTP port of the API' },
   { key: 'host', flag: 'host', env: 'AIOS_HOST', kind: 'string', default: '127.0.0.1', description: 'address the API listens on (0.0.0.0 for all interfaces)' },
   { key: 'dataDir', flag: 'data-dir', env: 'AIOS_DATA_DIR', kind: 'string', default: './.aios', description: 'directory for the embedded database and local state' },
@@ -61,7 +62,19 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxWorkflowPayloadBytes', flag: 'max-workflow-payload-bytes', env: 'AIOS_MAX_WORKFLOW_PAYLOAD_BYTES', kind: 'int', default: 1024 * 1024, description: 'largest workflow input, step result, state, output or signal payload (JSON bytes)' },
   { key: 'scheduler', flag: 'scheduler', env: 'AIOS_SCHEDULER', kind: 'int', default: 1, description: 'fire cron schedules from this process (1) or not (0); any number of processes may' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'AIOS_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 15_000, description: 'longest graceful drain on SIGTERM before giving up' },
-];
+] as const satisfies readonly (ConfigOptionSpec & { readonly key: keyof AiosConfig })[];
+
+type OptionValue<O> = O extends { readonly kind: 'int' } ? number : string;
+
+/**
+ * The config type of a set of option specs: an option with a default is always there, one
+ * without is optional. A capability's options join `AiosConfig` through this.
+ */
+export type ConfigOf<O extends ConfigOptionSpec> = {
+  readonly [K in O as K extends { readonly default: string | number } ? K['key'] : never]: OptionValue<K>;
+} & {
+  readonly [K in O as K extends { readonly default: string | number } ? never : K['key']]?: OptionValue<K>;
+};
 
 export interface AiosConfig {
   readonly port: number;
@@ -106,9 +119,9 @@ export interface AiosConfig {
   readonly auditWitnessUrl?: string;
 }
 
-export type ConfigInput = Partial<Record<keyof AiosConfig, string | number | undefined>>;
+export type ConfigInput = Partial<Record<string, string | number | undefined>>;
 
-function coerce(spec: OptionSpec, raw: string | number, source: string): string | number {
+function coerce(spec: ConfigOptionSpec, raw: string | number, source: string): string | number {
   if (spec.kind === 'int') {
     const n = typeof raw === 'number' ? raw : Number(raw);
     if (!Number.isSafeInteger(n) || n < 0) {
@@ -128,13 +141,15 @@ function coerce(spec: OptionSpec, raw: string | number, source: string): string 
 }
 
 /**
- * Resolves the configuration. `flags` wins over `env`, which wins over the JSON config file
+ * Resolves the configuration of `options` (core's by default; the runtime passes every
+ * capability's too). `flags` wins over `env`, which wins over the JSON config file
  * (`configFile`, or `AIOS_CONFIG`, or `./aios.config.json` when present), which wins over defaults.
  */
 export function loadConfig(
   flags: ConfigInput = {},
   env: Record<string, string | undefined> = process.env,
   configFile?: string,
+  options: readonly ConfigOptionSpec[] = CONFIG_OPTIONS,
 ): AiosConfig {
   const path = configFile ?? env.AIOS_CONFIG ?? (existsSync('aios.config.json') ? 'aios.config.json' : undefined);
   let file: Record<string, unknown> = {};
@@ -144,13 +159,13 @@ export function loadConfig(
     } catch (e) {
       throw new AiosError('AIOS_CONFIG_INVALID', `cannot read config file ${path}: ${(e as Error).message}`);
     }
-    const known = new Set(CONFIG_OPTIONS.map((o) => o.key as string));
+    const known = new Set(options.map((o) => o.key));
     for (const k of Object.keys(file)) {
       if (!known.has(k)) throw new AiosError('AIOS_CONFIG_INVALID', `unknown option "${k}" in ${path}`);
     }
   }
   const out: Record<string, unknown> = {};
-  for (const spec of CONFIG_OPTIONS) {
+  for (const spec of options) {
     const fromFlag = flags[spec.key];
     const fromEnv = env[spec.env];
     const fromFile = file[spec.key] as string | number | undefined;

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AiosError, ERROR_CODES } from './errors.ts';
+import { ERROR_CODES } from '../runtime/index.ts';
+import { AiosError } from './errors.ts';
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 const documented = new Map([...doc.matchAll(/^\| `(AIOS_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]));
 
+// The registry assembled from core and the capability list, as problem+json answers from it.
 describe('error registry', () => {
   it('documents every code with its status', () => {
     for (const [code, spec] of Object.entries(ERROR_CODES)) {

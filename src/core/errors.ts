@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   AIOS_WF_PAYLOAD_TOO_LARGE: { status: 413, title: 'A workflow input, result, state or signal payload is larger than the configured limit' },
 } as const satisfies Record<string, ErrorSpec>;
 
+/** The codes core knows; a capability's own codes are declared with `defineErrors` in its folder. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export interface FieldError {
@@ -65,20 +66,27 @@ export interface FieldError {
   readonly message: string;
 }
 
+export interface AiosErrorOptions {
+  readonly errors?: readonly FieldError[];
+  readonly cause?: unknown;
+  readonly extra?: Record<string, unknown>;
+  readonly retryable?: boolean;
+}
+
 /** The one error type of AIOS. `code` is stable; `detail` says what to fix. */
 export class AiosError extends Error {
-  readonly code: ErrorCode;
+  readonly code: string;
   readonly status: number;
   readonly retryable: boolean;
   readonly errors?: readonly FieldError[];
   readonly extra?: Readonly<Record<string, unknown>>;
+  readonly #title: string;
 
-  constructor(
-    code: ErrorCode,
-    detail?: string,
-    opts: { errors?: readonly FieldError[]; cause?: unknown; extra?: Record<string, unknown>; retryable?: boolean } = {},
-  ) {
-    const spec: ErrorSpec = ERROR_CODES[code];
+  constructor(code: ErrorCode, detail?: string, opts?: AiosErrorOptions);
+  /** A code of a capability's own table: its spec comes with it (see `defineErrors`). */
+  constructor(code: string, detail: string | undefined, opts: AiosErrorOptions & { readonly spec: ErrorSpec });
+  constructor(code: string, detail?: string, opts: AiosErrorOptions & { readonly spec?: ErrorSpec } = {}) {
+    const spec: ErrorSpec = opts.spec ?? ERROR_CODES[code as ErrorCode];
     super(detail ?? spec.title, { cause: opts.cause });
     this.name = 'AiosError';
     this.code = code;
@@ -86,13 +94,32 @@ export class AiosError extends Error {
     this.retryable = opts.retryable ?? spec.retryable ?? false;
     this.errors = opts.errors;
     this.extra = opts.extra;
+    this.#title = spec.title;
   }
 
   get title(): string {
-    return ERROR_CODES[this.code].title;
+    return this.#title;
   }
 }
 
-export function isAiosError(e: unknown, code?: ErrorCode): e is AiosError {
+export function isAiosError(e: unknown, code?: string): e is AiosError {
   return e instanceof AiosError && (code === undefined || e.code === code);
+}
+
+/**
+ * A capability's own error codes, each prefixed by the capability, and the error class that
+ * throws them with their status. The capability lists `specs` in its definition, so the error
+ * registry, docs/errors.md and its test see them.
+ *
+ * @example
+ * export const InfoError = defineErrors({ AIOS_INFO_INSTANCE_NOT_FOUND: { status: 404, title: 'No such instance' } });
+ * throw new InfoError('AIOS_INFO_INSTANCE_NOT_FOUND', `no instance ${id}`);
+ */
+export function defineErrors<const T extends Readonly<Record<string, ErrorSpec>>>(specs: T) {
+  return class CapabilityError extends AiosError {
+    static readonly specs: T = specs;
+    constructor(code: keyof T & string, detail?: string, opts: AiosErrorOptions = {}) {
+      super(code, detail, { ...opts, spec: specs[code] });
+    }
+  };
 }

@@ -1,5 +1,5 @@
-export { AiosError, ERROR_CODES, isAiosError } from './errors.ts';
-export type { ErrorCode, ErrorSpec, FieldError } from './errors.ts';
+export { AiosError, defineErrors, ERROR_CODES, isAiosError } from './errors.ts';
+export type { AiosErrorOptions, ErrorCode, ErrorSpec, FieldError } from './errors.ts';
 export { systemClock, ManualClock, toRfc3339, parseTime, MIN_TIME_MS, MAX_TIME_MS } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { uuidv7, hash32 } from './ids.ts';
@@ -7,6 +7,6 @@ export type { IdGenerator } from './ids.ts';
 export { createLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { CONFIG_OPTIONS, loadConfig } from './config.ts';
-export type { AiosConfig, ConfigInput } from './config.ts';
+export type { AiosConfig, ConfigInput, ConfigOf, ConfigOptionSpec } from './config.ts';
 export { NAMESPACE_PATTERN, MAX_NAMESPACE_LENGTH, ALL_NAMESPACES, SYSTEM_NAMESPACE, namespaceProblem, isNamespaceName, isReservedNamespace } from './namespace.ts';
 export { checkIdentifier, findNul, jsonMayHoldNul, jsonPointer, nulMessage, NUL_MESSAGE, refuseNul } from './text.ts';

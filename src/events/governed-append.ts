@@ -3,7 +3,9 @@ import type { AppendResult, EventLog } from './event-log.ts';
 import type { AppendedPosition, CommitHook } from './event-store.ts';
 
 /** The event header that carries the lineage id of whatever brought the event in (also the HTTP header). */
-export const LINEAGE_HEADER = 'x-aios-lineage-id';
+import { LINEAGE_HEADER } from '../http/index.ts';
+
+export { LINEAGE_HEADER };
 
 /** What an append records about itself: governance's audit trail and lineage. */
 export interface AppendRecorders {

@@ -25,3 +25,4 @@ export type { NatsEventStoreOptions } from './nats/nats-event-store.ts';
 export { createLinearAjv, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH } from './contract.ts';
 export { compileLinear, LinearPatternError } from './linear-regexp.ts';
 export { parseCloudEvents, fromCloudEvent, CLOUDEVENTS_CONTENT_TYPES } from './cloudevents.ts';
+export { EVENTS_MIGRATIONS } from './migrations/index.ts';

@@ -5,6 +5,7 @@ import { ensurePrivateDir, tightenFiles, type Database } from '../storage/index.
 import { AuditTrail, fileWitness, loadAuditSigningKey, SIGNING_KEY_FILE, verifyAuditChain, webhookWitness, WitnessPublisher, type AuditVerification, type VerifyAuditOptions, type WitnessSink } from './audit/index.ts';
 import { Authorizer } from './authz/authorizer.ts';
 import { CedarEngine } from './authz/cedar-engine.ts';
+import { DEFAULT_ACTION_TABLE, type ActionTable } from './authz/cedar-schema.ts';
 import type { PolicyEngine } from './authz/policy-engine.ts';
 import { PolicyStore } from './authz/policy-store.ts';
 import { ApiKeyStore } from './identity/api-key-store.ts';
@@ -23,6 +24,8 @@ export interface GovernanceOptions {
   readonly logger: Logger;
   /** Another policy engine; Cedar by default. */
   readonly engine?: PolicyEngine;
+  /** Every action routes may declare, with its resource type: governance's own by default. */
+  readonly actionTable?: ActionTable;
 }
 
 /** Identities, authorization, audit, lineage and secrets of one AIOS. */
@@ -37,6 +40,8 @@ export interface Governance {
   readonly audit: AuditTrail;
   readonly lineage: LineageStore;
   readonly secrets: SecretStore;
+  /** The actions routes may declare and the Cedar schema holds, with the entity type each applies to. */
+  readonly actionTable: ActionTable;
   /**
    * Checks the whole audit chain and its signed checkpoints against this AIOS's signing key, and
    * against a witness when given one.
@@ -101,12 +106,13 @@ function warnAboutAuditTrust(config: AiosConfig, keySource: string | undefined, 
 /** Builds the governance capability from configuration. Nothing touches the database until `start`. */
 export function createGovernance(opts: GovernanceOptions): Governance {
   const { config, env, database, clock, logger } = opts;
+  const actionTable = opts.actionTable ?? DEFAULT_ACTION_TABLE;
   // Key files from an earlier start (or copied in) that others may read are AIOS's own: made 0600.
   for (const { file, mode } of tightenFiles(config.dataDir, ['admin.key', SIGNING_KEY_FILE, 'master.key'])) {
     logger.warn({ file, mode: `0${mode.toString(8)}` }, 'a key file in the data directory was open to other users; it is 0600 now');
   }
   const keys = new ApiKeyStore({ database, clock, logger });
-  const authorizer = new Authorizer(opts.engine ?? new CedarEngine({ clock, logger }));
+  const authorizer = new Authorizer(opts.engine ?? new CedarEngine({ clock, logger, actionTable }));
   const policies = new PolicyStore({ database, clock, logger, authorizer });
   const signingKey = loadAuditSigningKey({ dataDir: config.dataDir, env });
   const sinks: WitnessSink[] = [];
@@ -125,6 +131,7 @@ export function createGovernance(opts: GovernanceOptions): Governance {
   const authFailures = new AuthFailures({ audit, clock, logger, limit: config.authFailureLimit, windowMs: config.authFailureWindowMs });
   return {
     keys,
+    actionTable,
     authenticator: new Authenticator({ keys, oidc: oidcFrom(config), clock }),
     authorizer,
     policies,

@@ -11,7 +11,8 @@ export { loadCedarModule } from './authz/cedar-module.ts';
 export type { CedarModule } from './authz/cedar-module.ts';
 export { checkPolicyBounds, POLICY_LIMITS } from './authz/policy-bounds.ts';
 export type { PolicyLimits } from './authz/policy-bounds.ts';
-export { cedarSchemaText } from './authz/cedar-schema.ts';
+export { cedarSchemaText, DEFAULT_ACTION_TABLE } from './authz/cedar-schema.ts';
+export type { ActionTable } from './authz/cedar-schema.ts';
 export { DEFAULT_POLICIES } from './authz/default-policies.ts';
 export type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine, ResourceRef } from './authz/policy-engine.ts';
 export { PolicyStore } from './authz/policy-store.ts';
@@ -27,3 +28,4 @@ export type { AuthFailureOptions, AuthFailureOutcome, FailedAuthentication } fro
 export * from './audit/index.ts';
 export * from './lineage/index.ts';
 export * from './secrets/index.ts';
+export { GOVERNANCE_MIGRATIONS } from './migrations/index.ts';

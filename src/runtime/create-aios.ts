@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import { createLogger, loadConfig, systemClock, type AiosConfig, type Clock, type ConfigInput, type Logger } from '../core/index.ts';
-import { createDatabase, exposedMode, migrate, type Database } from '../storage/index.ts';
-import { EventLog, NatsEventStore, SqlEventStore, type EventStore } from '../events/index.ts';
-import { createGovernance, type Governance, type PolicyEngine } from '../governance/index.ts';
+import { inDependencyOrder, type Capability, type CapabilityInstance, type StartReport } from '../capability/index.ts';
+import { createLogger, systemClock, type Clock, type ConfigInput, type Logger } from '../core/index.ts';
+import { createDatabase, exposedMode, type Database } from '../storage/index.ts';
+import type { EventLog } from '../events/index.ts';
+import type { Governance, PolicyEngine } from '../governance/index.ts';
 import { createMetricsRegistry } from '../observability/index.ts';
 import { buildServer, type App } from '../server/index.ts';
-import { EventWaits, OutboxRelay, ScheduleStore, Scheduler, SqlRunStore, WorkflowEngine, type WorkflowDefinition } from '../workflows/index.ts';
-import { loadApp } from './load-app.ts';
-import { workflowEvents } from './workflow-events.ts';
-import { workflowRecorder } from './workflow-recorder.ts';
+import type { ScheduleStore, WorkflowDefinition, WorkflowEngine } from '../workflows/index.ts';
+import { loadConfig, migrate, MIGRATIONS, type AiosConfig } from './assembled.ts';
+import { CAPABILITIES } from './capabilities.ts';
 
 export interface CreateAiosOptions {
   /** Options not given here come from the environment (AIOS_*), the config file, then defaults. */
@@ -79,58 +79,34 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
     logger.warn({ dataDir: config.dataDir, mode: `0${exposed.toString(8)}` }, `the data directory is open to other users; AIOS creates its files there 0600, but make the directory private too (chmod 700 ${config.dataDir})`);
   }
   const database = createDatabase({ url: config.databaseUrl, sqliteFile: join(config.dataDir, 'aios.db') });
-  let store: EventStore;
-  try {
-    store = config.natsUrl ? await NatsEventStore.connect({ url: config.natsUrl, clock, logger }) : new SqlEventStore(database, { clock });
-  } catch (e) {
-    await database.close();
-    throw e;
-  }
   const metrics = createMetricsRegistry();
-  let governance: Governance;
+  // Each capability is built from the services of those it uses, in dependency order; one that
+  // fails to build closes what was built before it.
+  const list: readonly Capability[] = CAPABILITIES;
+  const ordered = inDependencyOrder(list);
+  const instances: CapabilityInstance[] = [];
+  const services: Record<string, unknown> = {};
   try {
-    governance = createGovernance({ config, env: opts.env ?? process.env, database, clock, logger, engine: opts.policyEngine });
+    for (const c of ordered) {
+      const instance = c.create ? await c.create({ config, env: opts.env ?? process.env, database, clock, logger, metrics, services: { ...services }, capabilities: list, options: { policyEngine: opts.policyEngine } }) : { services: {} };
+      instances.push(instance);
+      Object.assign(services, instance.services);
+    }
   } catch (e) {
-    await store.close();
+    for (const i of [...instances].reverse()) await i.stop?.();
     await database.close();
     throw e;
   }
-  const events = new EventLog({
-    database,
-    store,
-    clock,
-    logger,
-    metrics,
-    limits: {
-      maxEventsPerRequest: config.maxEventsPerRequest,
-      maxEventBytes: config.maxEventBytes,
-      appendQueueEvents: config.appendQueueEvents,
-      commitBatchEvents: config.commitBatchEvents,
-    },
-  });
-  const runStore = new SqlRunStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
-  // Emitted events on an event log outside the database (NATS) go through the outbox.
-  const outbox = new OutboxRelay({ database, events, logger, clock });
-  // A match delivered by this process's matcher wakes a wait this process holds at once.
-  const eventWaits: EventWaits = new EventWaits({ database, events, clock, logger, onDelivered: (w) => workflows.notify(w.ns, w.runId, w.signal) });
-  const workflows = new WorkflowEngine({
-    store: runStore,
-    clock,
-    logger,
-    leaseMs: config.workflowLeaseMs,
-    maxConcurrent: Math.max(1, config.workflowConcurrency),
-    recorder: workflowRecorder(governance, database),
-    events: workflowEvents(events, eventWaits, outbox),
-    metrics,
-  });
-  const schedules = new ScheduleStore({ database, clock, maxPayloadBytes: config.maxWorkflowPayloadBytes });
-  const scheduler = new Scheduler({ database, engine: workflows, clock, logger });
+  const events = services.events as EventLog;
+  const governance = services.governance as Governance;
+  const workflows = services.workflows as WorkflowEngine;
+  const schedules = services.schedules as ScheduleStore;
   let ready = false;
   let url: string | undefined;
   let createdAdminKeyFile: string | undefined;
   let stopping: Promise<void> | undefined;
   const streams = new Set<AbortController>();
-  const http = await buildServer({ events, governance, workflows, schedules, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: config, isReady: () => ready, streams });
+  const http = await buildServer({ ...services, governance, authEnabled: !opts.unsafeDisableAuth, metrics, logger, limits: config, isReady: () => ready, streams }, list);
 
   const aios: Aios = {
     config,
@@ -161,22 +137,16 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
       } else {
         await http.ready();
       }
-      const m = await migrate(database);
+      const m = await migrate(database, MIGRATIONS);
       if (m.applied.length) logger.info({ applied: m.applied, database: database.location }, 'migrations applied');
-      if ((await governance.start()).adminKeyCreated) createdAdminKeyFile = governance.adminKeyFile;
-      events.startRetention(config.retentionIntervalMs);
-      if (config.app) {
-        const app = await loadApp(config.app);
-        workflows.register(...app.workflows);
-        logger.info({ app: app.path, workflows: app.workflows.map((d) => `${d.name}@${d.version}`) }, 'app module loaded');
+      const reported: Record<string, unknown> = {};
+      for (const i of instances) {
+        const report: StartReport = (await i.start?.()) ?? {};
+        if (report.createdAdminKeyFile) createdAdminKeyFile = report.createdAdminKeyFile;
+        Object.assign(reported, report.log);
       }
-      // Recovery: the worker's first claims take every run whose lease expired while no process held it.
-      if (config.workflowConcurrency > 0) workflows.start();
-      eventWaits.start();
-      if (!events.commitHooks) outbox.start();
-      if (config.scheduler) scheduler.start();
       ready = true;
-      logger.info({ url, database: database.location, eventLog: store.backend }, 'AIOS is ready');
+      logger.info({ url, database: database.location, ...reported }, 'AIOS is ready');
     },
     stop() {
       stopping ??= (async () => {
@@ -197,13 +167,8 @@ export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
           http.server.closeAllConnections();
           await closing;
         }
-        await scheduler.stop();
-        // Steps in flight finish and their runs are released for another worker.
-        await workflows.stop();
-        await eventWaits.stop();
-        await outbox.stop();
-        await events.close();
-        await governance.close();
+        // In reverse dependency order: workflows release their runs before the event log and governance close.
+        for (const i of [...instances].reverse()) await i.stop?.();
         await database.close();
         logger.info('AIOS stopped');
       })();

@@ -1,59 +1,24 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Registry } from 'prom-client';
-import { AiosError, uuidv7, type Logger } from '../core/index.ts';
-import type { EventLog } from '../events/index.ts';
+import { collectOperations, type Capability } from '../capability/index.ts';
+import { AiosError, uuidv7 } from '../core/index.ts';
+import { API_PREFIX, type App, type HttpDeps, type RouteInfo, type ServerLimits } from '../http/index.ts';
 import type { Governance } from '../governance/index.ts';
-import type { ScheduleStore, WorkflowEngine } from '../workflows/index.ts';
 import { createGuard, isPublicPath } from './guard.ts';
 import { refuseUnacceptedMediaType, registerContentTypes } from './content-types.ts';
 import { createInflightBodies } from './inflight-bodies.ts';
 import { problemOnClientError } from './client-errors.ts';
 import { methodsAllowed } from './method-not-allowed.ts';
 import { completeDocument, type OpenApiDocument } from './openapi.ts';
-import { JSON_ONLY, operationRegistry } from './operations.ts';
+import { JSON_ONLY, OPERATIONS, operationRegistry } from './operations.ts';
 import { refuseNulInRequest } from './nul-guard.ts';
 import { errorHandler, sendProblem, toAiosError } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
-import { topicRoutes } from './routes/topics.ts';
-import { eventRoutes } from './routes/events.ts';
-import { groupRoutes } from './routes/groups.ts';
-import { keyRoutes } from './routes/keys.ts';
-import { policyRoutes } from './routes/policies.ts';
-import { auditRoutes } from './routes/audit.ts';
-import { lineageRoutes } from './routes/lineage.ts';
-import { secretRoutes } from './routes/secrets.ts';
-import { workflowRoutes } from './routes/workflows.ts';
-import { scheduleRoutes } from './routes/schedules.ts';
 
-export interface ServerDeps {
-  readonly events: EventLog;
-  readonly governance: Governance;
-  readonly workflows: WorkflowEngine;
-  readonly schedules: ScheduleStore;
-  /** False only where a benchmark measures the API without authentication and authorization. */
-  readonly authEnabled: boolean;
-  readonly metrics: Registry;
-  readonly logger: Logger;
-  readonly limits: ServerLimits;
-  /** True once migrations and recovery are done, false again while shutting down. */
-  isReady(): boolean;
-  /** Live streams (SSE) to end when the process shuts down. */
-  readonly streams: Set<AbortController>;
-}
-
-/** Bounds of what a client may send and how long it may take; see the config options of the same names. */
-export interface ServerLimits {
-  readonly bodyLimitBytes: number;
-  readonly inflightBodyBytes: number;
-  readonly inflightBodyNamespacePercent: number;
-  readonly inflightBodyPrincipalPercent: number;
-  readonly requestTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-}
+/** The server's deps: its own, and the services of every capability, by name. */
+export type ServerDeps = HttpDeps & { readonly governance: Governance } & Readonly<Record<string, unknown>>;
 
 /**
  * Node's own request timers: the whole request (headers and body) within `requestTimeoutMs`,
@@ -70,16 +35,6 @@ function httpTimeouts(l: ServerLimits) {
   return { requestTimeout, headersTimeout, connectionsCheckingInterval };
 }
 
-export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
-
-export const API_PREFIX = '/api/v1';
-
-/** A registered route and the authorization action it declares (none for the open ones). */
-export interface RouteInfo {
-  readonly method: string;
-  readonly url: string;
-  readonly action: string | undefined;
-}
 
 const inventories = new WeakMap<object, RouteInfo[]>();
 
@@ -87,10 +42,14 @@ const inventories = new WeakMap<object, RouteInfo[]>();
 export function routeInventory(app: App): readonly RouteInfo[] {
   return inventories.get(app) ?? [];
 }
-export { NAMESPACE_HEADER, LINEAGE_HEADER, namespaceOf } from './guard.ts';
+export { API_PREFIX, NAMESPACE_HEADER, LINEAGE_HEADER, namespaceOf } from '../http/index.ts';
+export type { App, RouteInfo, ServerLimits } from '../http/index.ts';
 
-/** Builds the HTTP API. Tests drive it with `app.inject()`; `aios start` listens on a port. */
-export async function buildServer(deps: ServerDeps): Promise<App> {
+/**
+ * Builds the HTTP API from the capabilities: each one's routes under its prefix, its operations
+ * and tags in the OpenAPI document. Tests drive it with `app.inject()`; `aios start` listens.
+ */
+export async function buildServer(deps: ServerDeps, capabilities: readonly Capability[]): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.limits.bodyLimitBytes,
@@ -121,11 +80,16 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   // Every route declares its authorization action, or is one of the few open ones; a route
   // without either fails at start-up, so none can slip through unguarded. Every documented
   // route has a unique operationId and its accepted media types from the operations table.
-  const operations = operationRegistry();
+  const operationTable = collectOperations(OPERATIONS, capabilities);
+  const operations = operationRegistry(operationTable);
+  const actions = deps.governance.actionTable.actions;
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) inventory.push({ method: String(method), url: route.url, action: route.config?.action });
     if (!route.config?.action && !isPublicPath(route.url) && !route.url.startsWith('/docs')) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no authorization action`);
+    }
+    if (route.config?.action && !Object.hasOwn(actions, route.config.action)) {
+      throw new Error(`route ${String(route.method)} ${route.url} declares the action "${route.config.action}", which no capability declares`);
     }
     const documented = !route.schema?.hide && !route.url.startsWith('/docs');
     for (const method of [route.method].flat()) {
@@ -159,41 +123,25 @@ export async function buildServer(deps: ServerDeps): Promise<App> {
   app.addHook('onSend', guard.onSend);
 
   await app.register(swagger, {
-    transformObject: (documents) => completeDocument((documents as { openapiObject: OpenApiDocument }).openapiObject) as never,
+    transformObject: (documents) => completeDocument((documents as { openapiObject: OpenApiDocument }).openapiObject, operationTable) as never,
     openapi: {
       openapi: '3.0.3',
       info: { title: 'AIOS API', version: '0.1.0', description: 'Events, workflows, models, decisions and people: one operating layer.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an AIOS API key (aios_...) or an OIDC access token' } } },
       security: [{ bearer: [] }],
-      tags: [
-        { name: 'topics', description: 'Event topics and their data contracts' },
-        { name: 'events', description: 'Append, read and tail events' },
-        { name: 'groups', description: 'Consumer groups: at-least-once delivery and replay' },
-        { name: 'keys', description: 'API keys: created once, stored as hashes, revocable' },
-        { name: 'policies', description: 'The Cedar policy set: versioned, validated before it is accepted' },
-        { name: 'audit', description: 'The tamper-evident audit trail: query, export, verify' },
-        { name: 'lineage', description: 'Where a result came from and what it led to; OpenLineage export' },
-        { name: 'secrets', description: 'Encrypted secrets: values never listed, every read audited' },
-        { name: 'workflows', description: 'Durable workflow runs: start, signal, cancel, retry, read state and history' },
-        { name: 'schedules', description: 'Cron schedules that start workflow runs' },
-        { name: 'system', description: 'Health, readiness and metrics' },
-      ],
+      tags: [...capabilities.flatMap((c) => c.http?.tags ?? []), { name: 'system', description: 'Health, readiness and metrics' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes(deps));
-  await app.register(topicRoutes(deps), { prefix: API_PREFIX });
-  await app.register(eventRoutes(deps), { prefix: API_PREFIX });
-  await app.register(groupRoutes(deps), { prefix: API_PREFIX });
-  await app.register(keyRoutes(deps), { prefix: API_PREFIX });
-  await app.register(policyRoutes(deps), { prefix: API_PREFIX });
-  await app.register(auditRoutes(deps), { prefix: API_PREFIX });
-  await app.register(lineageRoutes(deps), { prefix: API_PREFIX });
-  await app.register(secretRoutes(deps), { prefix: API_PREFIX });
-  await app.register(workflowRoutes(deps), { prefix: API_PREFIX });
-  await app.register(scheduleRoutes(deps), { prefix: API_PREFIX });
+  for (const c of capabilities) {
+    if (!c.http) continue;
+    // The contract types the plugin loosely (it imports no Fastify); the route kit types it.
+    const plugin = (c.http.plugin as (d: ServerDeps) => FastifyPluginAsync)(deps);
+    await app.register(plugin, { prefix: c.http.prefix ?? API_PREFIX });
+  }
   operations.checkComplete();
   return app;
 }

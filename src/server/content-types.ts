@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AiosError, refuseNul } from '../core/index.ts';
 import { parseCloudEvents } from '../events/index.ts';
+import { CLOUDEVENTS_BATCH, NDJSON_LINES } from '../http/index.ts';
 import { acceptedTypes, unsupportedMediaType } from './problem.ts';
 
 declare module 'fastify' {
@@ -12,9 +13,6 @@ declare module 'fastify' {
     bodyItemsChecked?: boolean;
   }
 }
-
-/** Marks a body parsed from CloudEvents, so the append route knows it holds several events. */
-export const CLOUDEVENTS_BATCH = Symbol('cloudevents-batch');
 
 /**
  * Refuses, before the body is read, a body whose media type the route does not take (its
@@ -29,19 +27,6 @@ export async function refuseUnacceptedMediaType(req: FastifyRequest): Promise<vo
   if (!hasBody) return;
   const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (!acceptedTypes(req).includes(type)) throw unsupportedMediaType(req);
-}
-
-/** The physical line (1-based) of each event of an NDJSON body; blank lines hold no event. */
-const NDJSON_LINES = Symbol('ndjson-lines');
-
-/**
- * For a body parsed from NDJSON, the line number of each event, the numbering a malformed line's
- * error uses; undefined for other bodies.
- *
- * @example ndjsonLines(req.body)?.[rejected.index] // the line the rejected event was on
- */
-export function ndjsonLines(body: unknown): readonly number[] | undefined {
-  return Array.isArray(body) ? (body as { [NDJSON_LINES]?: number[] })[NDJSON_LINES] : undefined;
 }
 
 /** Deepest nesting accepted in a body; deeper documents are refused before anything reads them recursively. */

@@ -1,45 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { ALL_NAMESPACES, AiosError, namespaceProblem, uuidv7, type Logger } from '../core/index.ts';
-import { ACTIONS, isValidLineageId, qualifiedId, type Action, type AuditActor, type AuditDecision, type AuditInput, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
-import { LINEAGE_HEADER } from '../events/index.ts';
+import { isValidLineageId, type ActionTable, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { LINEAGE_HEADER, NAMESPACE_HEADER, auditInput, traceIdOf, type AuditExtra } from '../http/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
 
-export const NAMESPACE_HEADER = 'x-aios-namespace';
-export { LINEAGE_HEADER };
 
 /** Paths anyone may call: liveness, readiness and the API description. */
 export function isPublicPath(url: string): boolean {
   const path = url.split('?')[0];
   return path === '/healthz' || path === '/readyz' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
-}
-
-/** Who is calling, in which namespace, under which decision: set on every authenticated request. */
-export interface RequestAuth {
-  readonly principal: Principal;
-  readonly ns: string;
-  readonly action: Action;
-  readonly resource: ResourceRef;
-  readonly decision: AuthzDecision;
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The authorization action the route needs. Every non-public route declares one. */
-    action?: Action;
-    /** The resource acted on, when the default (from the route's params) is not right. */
-    resource?: (req: FastifyRequest, ns: string) => ResourceRef;
-    /** Write an audit record when the route answers. Default: true for writes, false for reads. */
-    audit?: boolean;
-    /** Hash the body into the audit record's inputHash (default). Off where the body is a secret. */
-    auditInput?: boolean;
-  }
-  interface FastifyRequest {
-    aiosAuth?: RequestAuth;
-    lineageId: string;
-    /** Set when the route wrote the request's audit record itself, in its own transaction. */
-    aiosAudited?: boolean;
-  }
 }
 
 export interface GuardDeps {
@@ -48,6 +18,7 @@ export interface GuardDeps {
   readonly rateLimits: RateLimits;
   readonly authFailures: AuthFailures;
   readonly audit: AuditRecorder;
+  readonly actionTable: ActionTable;
   readonly logger: Logger;
   readonly metrics: Registry;
   /** False only where a benchmark measures the API without authentication and authorization. */
@@ -57,18 +28,12 @@ export interface GuardDeps {
 /** The route param naming each resource type. */
 const RESOURCE_PARAM: Partial<Record<ResourceType, string>> = { Topic: 'topic', ApiKey: 'id', Secret: 'name', Lineage: 'id', Workflow: 'id', Schedule: 'id', Model: 'name', Task: 'id' };
 
-function defaultResource(action: Action, req: FastifyRequest, ns: string): ResourceRef {
-  const type: ResourceType = ACTIONS[action].resource;
+function defaultResource(table: ActionTable, action: string, req: FastifyRequest, ns: string): ResourceRef {
+  const type = table.actions[action].resource as ResourceType;
   if (type === 'PolicySet') return { type, id: 'global', namespace: '*' };
   const param = RESOURCE_PARAM[type];
   const id = param ? (req.params as Record<string, string | undefined>)[param] : undefined;
   return { type, id: id ?? ns, namespace: ns };
-}
-
-/** The audit actor of a principal, named by its `qualifiedId` (namespace and id, e.g. `plant-a/ana`). */
-export function actorOf(p: Principal | undefined): AuditActor {
-  if (!p) return { type: 'anonymous', id: 'anonymous', authMethod: 'none', keyId: null };
-  return { type: p.authMethod === 'system' ? 'system' : p.type, id: qualifiedId(p), authMethod: p.authMethod, keyId: p.keyId ?? null };
 }
 
 /**
@@ -85,44 +50,6 @@ function askedNamespace(req: FastifyRequest): string | undefined {
 
 // The request id is the client's own when it sends x-request-id: kept in a record only when it is plain.
 const PLAIN_REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-function traceIdOf(req: FastifyRequest): string | null {
-  const tp = req.headers.traceparent;
-  return typeof tp === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-/.test(tp) ? tp.slice(3, 35) : null;
-}
-
-function auditDecision(d: AuthzDecision | undefined): AuditDecision | null {
-  return d ? { decision: d.allowed ? 'allow' : 'deny', policySetHash: d.policySetHash, policyIds: d.policyIds } : null;
-}
-
-interface AuditExtra {
-  readonly principal?: Principal;
-  readonly ns?: string;
-  readonly action?: string;
-  readonly resource?: ResourceRef;
-  readonly decision?: AuthzDecision;
-  readonly output?: unknown;
-}
-
-/** The audit entry of a request, from what the guard learned about it. */
-export function auditInput(req: FastifyRequest, outcome: 'success' | 'failure' | 'denied', error: string | null, extra: AuditExtra = {}): AuditInput {
-  const a = req.aiosAuth;
-  const resource = extra.resource ?? a?.resource;
-  return {
-    ns: extra.ns ?? a?.ns ?? 'default',
-    actor: actorOf(extra.principal ?? a?.principal),
-    action: extra.action ?? a?.action ?? req.routeOptions.config?.action ?? `${req.method} ${req.routeOptions.url ?? 'unmatched'}`,
-    resource: resource ? `${resource.type}:${resource.id}` : `route:${req.routeOptions.url ?? 'unmatched'}`,
-    outcome,
-    error,
-    requestId: req.id,
-    traceId: traceIdOf(req),
-    lineageId: req.lineageId,
-    input: req.routeOptions.config?.auditInput === false ? undefined : req.body,
-    output: extra.output,
-    decision: auditDecision(extra.decision ?? a?.decision),
-  };
-}
 
 const DISABLED: AuthzDecision = Object.freeze({ allowed: true, policySetHash: 'authorization-disabled', policyIds: [], errors: [] });
 const ANONYMOUS_ADMIN: Principal = Object.freeze({ type: 'user', id: 'anonymous', namespace: '*', roles: ['admin'], authMethod: 'none' });
@@ -203,7 +130,7 @@ export function createGuard(deps: GuardDeps) {
 
       if (!deps.enabled) {
         const ns = asked ?? 'default';
-        if (action) req.aiosAuth = { principal: ANONYMOUS_ADMIN, ns, action, resource: defaultResource(action, req, ns), decision: DISABLED };
+        if (action) req.aiosAuth = { principal: ANONYMOUS_ADMIN, ns, action, resource: defaultResource(deps.actionTable, action, req, ns), decision: DISABLED };
         return;
       }
       let principal: Principal;
@@ -226,7 +153,7 @@ export function createGuard(deps: GuardDeps) {
         return deny(req, reply, e, { principal, ns: principal.namespace, action, resource: { type: 'Namespace', id: asked, namespace: asked } });
       }
       const config = req.routeOptions.config;
-      const resource = config.resource ? config.resource(req, ns) : defaultResource(action, req, ns);
+      const resource = config.resource ? config.resource(req, ns) : defaultResource(deps.actionTable, action, req, ns);
       let decision: AuthzDecision;
       try {
         decision = deps.authorizer.authorize({ principal, action, resource });
@@ -261,11 +188,5 @@ export function createGuard(deps: GuardDeps) {
       return payload;
     },
   };
-}
-
-/** The namespace of an authenticated request. */
-export function namespaceOf(req: FastifyRequest): string {
-  if (!req.aiosAuth) throw new AiosError('AIOS_INTERNAL', 'route reached without the guard');
-  return req.aiosAuth.ns;
 }
 

@@ -1,6 +1,6 @@
 import { PROBLEM_CONTENT_TYPE } from './problem.ts';
 import { NDJSON, OPERATIONS, type OperationSpec } from './operations.ts';
-import { ProblemSchema } from './routes/shared.ts';
+import { ProblemSchema } from '../http/index.ts';
 
 type Json = Record<string, unknown>;
 

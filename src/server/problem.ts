@@ -14,7 +14,7 @@ export interface Problem {
   title: string;
   status: number;
   detail: string;
-  code: ErrorCode;
+  code: string;
   instance?: string;
   errors?: readonly FieldError[];
   [extra: string]: unknown;

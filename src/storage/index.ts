@@ -3,7 +3,6 @@ export type { Database, DatabaseOptions, DialectFlags } from './database.ts';
 export type { Transactions, Tx } from './transaction.ts';
 export { migrate } from './migrate.ts';
 export type { Migration, MigrateResult } from './migrate.ts';
-export { MIGRATIONS } from './migrations/index.ts';
 export { ensurePrivateDir, exposedMode, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tightenFiles } from './data-dir.ts';
 export type { JsonColumn, NullableJsonColumn, SharedDb } from './tables.ts';
 export { GroupCommit, ItemFailed } from './group-commit.ts';

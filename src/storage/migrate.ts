@@ -1,7 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { AiosError } from '../core/index.ts';
 import type { Database, DialectFlags } from './database.ts';
-import { MIGRATIONS } from './migrations/index.ts';
 
 export interface Migration {
   readonly version: number;
@@ -22,7 +21,7 @@ const MIGRATION_LOCK_KEY = 7_240_315_001;
  * Applies the embedded migrations in order, each once. Running it again changes nothing.
  * Refuses to touch a database whose schema is newer than this build, saying so.
  */
-export async function migrate(database: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
+export async function migrate(database: Database, migrations: readonly Migration[]): Promise<MigrateResult> {
   const { db, flags } = database;
   await db.schema
     .createTable('aios_schema_migrations')

@@ -41,3 +41,4 @@ export { EventWaits, compileMatch, MAX_MATCH_LENGTH } from './event-waits/index.
 export type { EventWaitInput, EventWaitsOptions, MatchableEvent } from './event-waits/index.ts';
 export { OutboxRelay } from './outbox/index.ts';
 export type { OutboxRelayOptions } from './outbox/index.ts';
+export { WORKFLOWS_MIGRATIONS } from './migrations/index.ts';

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it as vitestIt, type TestFunction } from 'vitest';
-import { createDatabase, migrate, MIGRATIONS, type Database, type Migration } from '../../src/storage/index.ts';
+import { createDatabase, type Database, type Migration } from '../../src/storage/index.ts';
+import { migrate, MIGRATIONS } from '../../src/runtime/index.ts';
 import { freshPgSchema, natsAvailable, NATS_URL, pgAvailable, randomName } from './services.ts';
 
 /**

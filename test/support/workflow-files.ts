@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { createDatabase, migrate, type Database } from '../../src/storage/index.ts';
+import { createDatabase, type Database } from '../../src/storage/index.ts';
+import { migrate } from '../../src/runtime/index.ts';
 
 /**
  * Migrated SQLite databases on files (so several engines can share one, as processes would),

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { AiosError, systemClock, uuidv7, type Clock } from '../../core/index.ts';
 import type { Database, Tx } from '../../storage/index.ts';
+import type { EventsTables } from './tables.ts';
 import type {
   AppendBatch,
   AppendedPosition,
@@ -39,7 +40,7 @@ const DELETE_SLICE = 20_000;
 export class SqlEventStore implements EventStore {
   readonly backend: 'sqlite' | 'postgres';
   readonly #database: Database;
-  readonly #db: Kysely<any>;
+  readonly #db: Kysely<EventsTables>;
   readonly #clock: Clock;
   readonly #appended = new EventEmitter();
   readonly #rows: RowWriter;
@@ -60,7 +61,7 @@ export class SqlEventStore implements EventStore {
 
   async dropTopic(topic: Topic): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
-      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets', 'aios_group_leases', 'aios_group_members']) {
+      for (const t of ['aios_events', 'aios_time_index', 'aios_partitions', 'aios_consumer_offsets', 'aios_group_leases', 'aios_group_members'] as const) {
         await trx.deleteFrom(t).where('topic_id', '=', topic.topicId).execute();
       }
     });

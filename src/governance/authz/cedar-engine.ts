@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
 import { AiosError, isAiosError, systemClock, type Clock, type FieldError, type Logger } from '../../core/index.ts';
 import { loadCedarModule, type CedarModule } from './cedar-module.ts';
-import { CEDAR_NAMESPACE, cedarSchemaText } from './cedar-schema.ts';
+import { CEDAR_NAMESPACE, cedarSchemaText, type ActionTable } from './cedar-schema.ts';
 import { checkPolicyBounds, POLICY_LIMITS, type PolicyLimits } from './policy-bounds.ts';
 import type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine } from './policy-engine.ts';
 
@@ -33,6 +33,8 @@ interface Evaluator {
 }
 
 export interface CedarEngineOptions {
+  /** The actions and entity types of the schema; governance's own by default. */
+  readonly actionTable?: ActionTable;
   /** Schedules the rebuild of a failed evaluator. */
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -60,7 +62,7 @@ export interface CedarEngineOptions {
  */
 export class CedarEngine implements PolicyEngine {
   readonly name = 'cedar';
-  readonly schemaText = cedarSchemaText();
+  readonly schemaText: string;
   readonly #schemaName: string;
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
@@ -76,6 +78,7 @@ export class CedarEngine implements PolicyEngine {
   #closed = false;
 
   constructor(opts: CedarEngineOptions = {}) {
+    this.schemaText = cedarSchemaText(opts.actionTable);
     // The action hierarchy (topics:read in read) comes from the schema, so requests carry it.
     this.#schemaName = `aios-${createHash('sha256').update(this.schemaText).digest('hex').slice(0, 16)}`;
     this.#clock = opts.clock ?? systemClock;

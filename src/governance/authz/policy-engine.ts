@@ -3,14 +3,14 @@ import type { Action, ResourceType } from './actions.ts';
 
 /** The thing acted on: its type, its id, and the namespace it lives in. */
 export interface ResourceRef {
-  readonly type: ResourceType;
+  readonly type: string;
   readonly id: string;
   readonly namespace: string;
 }
 
 export interface AuthzRequest {
   readonly principal: Principal;
-  readonly action: Action;
+  readonly action: string;
   readonly resource: ResourceRef;
 }
 

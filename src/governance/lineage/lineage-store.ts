@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { AiosError, uuidv7, type Clock, type IdGenerator } from '../../core/index.ts';
-import { translateDbError, type Database, type Tx } from '../../storage/index.ts';
+import { translateDbError, type Database, type SharedDb, type Tx } from '../../storage/index.ts';
 import { isValidLineageId, LINEAGE_KINDS, type LineageEdge, type LineageGraph, type LineageInput, type LineageKind, type LineageNode } from './lineage.ts';
 import { toEdge, toNode, type LineageNodeRow, type LineageTables } from './lineage-tables.ts';
 import { readLineageGraph } from './read-lineage-graph.ts';
@@ -71,7 +71,7 @@ export class LineageStore {
    *   await lineage.record({ ns, lineageId, kind: 'workflow_step', name: 'notify', ref: `wf:${runId}/step:3`, inputs: [decision.id] }, { trx });
    * });
    */
-  async record(node: LineageInput, opts: { trx?: Kysely<any> } = {}): Promise<LineageNode> {
+  async record(node: LineageInput, opts: { trx?: SharedDb } = {}): Promise<LineageNode> {
     const input = validateInput(node);
     try {
       if (opts.trx) return await this.#write(this.#database.joinTransaction(opts.trx), input);

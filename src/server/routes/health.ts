@@ -1,6 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import type { ServerDeps } from '../app.ts';
+import type { Governance } from '../../governance/index.ts';
+import type { RouteDeps } from '../../http/index.ts';
+
+type ServerDeps = RouteDeps<{ governance: Governance }>;
 
 export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (app) => {

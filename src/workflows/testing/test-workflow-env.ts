@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
 import { ManualClock, createLogger, type Logger } from '../../core/index.ts';
 import { createDatabase, migrate, type Database } from '../../storage/index.ts';
+import { EVENTS_MIGRATIONS } from '../../events/index.ts';
+import { GOVERNANCE_MIGRATIONS } from '../../governance/index.ts';
 import { WorkflowEngine, type WorkflowDefinition } from '../engine/index.ts';
+import { WORKFLOWS_MIGRATIONS } from '../migrations/index.ts';
 import { SqlRunStore } from '../store/sql-run-store.ts';
 import type { WorkflowTables } from '../store/tables.ts';
 
@@ -43,7 +46,8 @@ export interface TestWorkflowEnv {
  */
 export async function createTestWorkflowEnv(opts: TestWorkflowEnvOptions = {}): Promise<TestWorkflowEnv> {
   const database = opts.database ?? createDatabase({ sqliteFile: ':memory:' });
-  await migrate(database);
+  // The workflows' tables and those of the capabilities they use: today, every migration there is.
+  await migrate(database, [...EVENTS_MIGRATIONS, ...GOVERNANCE_MIGRATIONS, ...WORKFLOWS_MIGRATIONS].sort((a, b) => a.version - b.version));
   const clock = new ManualClock(opts.start);
   const store = new SqlRunStore({ database, clock });
   const engine = new WorkflowEngine({ store, clock, logger: opts.logger ?? createLogger({ level: 'silent' }), workerId: 'test-worker', ...(opts.holdMs !== undefined ? { holdMs: opts.holdMs } : {}) });
