@@ -3,7 +3,7 @@ import type { AppendResult, EventLog } from './event-log.ts';
 import type { AppendedPosition, CommitHook } from './event-store.ts';
 
 /** The event header that carries the lineage id of whatever brought the event in (also the HTTP header). */
-import { LINEAGE_HEADER } from '../http/index.ts';
+import { LINEAGE_HEADER } from '../governance/index.ts';
 
 export { LINEAGE_HEADER };
 

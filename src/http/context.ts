@@ -9,7 +9,7 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 
 export const API_PREFIX = '/api/v1';
 export const NAMESPACE_HEADER = 'x-aios-namespace';
-export const LINEAGE_HEADER = 'x-aios-lineage-id';
+export { LINEAGE_HEADER } from '../governance/lineage/lineage.ts';
 
 /** Bounds of what a client may send and how long it may take; see the config options of the same names. */
 export interface ServerLimits {

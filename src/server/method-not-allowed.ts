@@ -1,4 +1,4 @@
-import type { RouteInfo } from './app.ts';
+import type { RouteInfo } from '../http/index.ts';
 
 /** A route URL (`/topics/:topic/events`, `/docs/*`) as a matcher of concrete paths. */
 function matcher(url: string): RegExp {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AppendBatch, EventInput, EventLog } from '../events/index.ts';
-import { LINEAGE_HEADER } from '../http/index.ts';
+import { LINEAGE_HEADER } from '../governance/index.ts';
 import type { EmitEvent, EventWaitRecord, EventWaits, OutboxRelay, PreparedEmit, WorkflowEventPort, WorkflowTables } from './index.ts';
 
 interface Prepared extends PreparedEmit {

@@ -79,6 +79,9 @@ const LINEAGE_ID = /^[A-Za-z0-9._:-]{1,200}$/;
  *
  * @example isValidLineageId('mes:order-4711') // true
  */
+/** The header that carries a request's lineage id in, and out on its answer and its events. */
+export const LINEAGE_HEADER = 'x-aios-lineage-id';
+
 export function isValidLineageId(s: unknown): s is string {
   return typeof s === 'string' && LINEAGE_ID.test(s);
 }
