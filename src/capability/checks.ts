@@ -11,9 +11,12 @@ export function undocumentedErrorCodes(list: readonly Capability[], errorsDoc: s
   return list.flatMap((c) => Object.keys(c.errors ?? {}).filter((code) => !errorsDoc.includes(`| \`${code}\` |`)).map((code) => `${c.id}: error code ${code} is not in docs/errors.md`));
 }
 
-/** Error codes not under their capability's prefix (`AIOS_<ID>_`). */
+/** Error codes not under their capability's prefix (`AIOS_<ID>_`, or the prefixes it declares). */
 export function unprefixedErrorCodes(list: readonly Capability[]): string[] {
-  return list.flatMap((c) => Object.keys(c.errors ?? {}).filter((code) => !code.startsWith(`AIOS_${c.id.toUpperCase()}_`)).map((code) => `${c.id}: error code ${code} does not start with AIOS_${c.id.toUpperCase()}_`));
+  return list.flatMap((c) => {
+    const prefixes = c.errorPrefixes ?? [`AIOS_${c.id.toUpperCase()}_`];
+    return Object.keys(c.errors ?? {}).filter((code) => !prefixes.some((p) => code.startsWith(p))).map((code) => `${c.id}: error code ${code} does not start with ${prefixes.join(' or ')}`);
+  });
 }
 
 /** Config options of the list that the README's table has no row for (`| \`--flag\` | \`ENV\` |`). */

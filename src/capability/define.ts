@@ -108,6 +108,11 @@ export interface Capability<S extends object = object> {
   readonly migrations?: readonly Migration[];
   /** Its error codes, each prefixed by the capability (`AIOS_INFO_...`). */
   readonly errors?: Readonly<Record<string, ErrorSpec>>;
+  /**
+   * The prefixes its codes take, when not `AIOS_<ID>_`: codes that shipped under shorter prefixes
+   * (`AIOS_WF_`, `AIOS_AUTH_`) keep them, because clients match on them.
+   */
+  readonly errorPrefixes?: readonly string[];
   /** Its authorization actions (`info:read`) and the Cedar entity types they apply to. */
   readonly actions?: Readonly<Record<string, ActionSpec>>;
   readonly resourceTypes?: readonly string[];

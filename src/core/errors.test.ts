@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../runtime/index.ts';
 import { AiosError } from './errors.ts';
+import { EventsError } from '../events/index.ts';
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 const documented = new Map([...doc.matchAll(/^\| `(AIOS_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]));
@@ -28,7 +29,7 @@ describe('error registry', () => {
 
   it('carries retry semantics in the error', () => {
     expect(new AiosError('AIOS_OVERLOADED').retryable).toBe(true);
-    expect(new AiosError('AIOS_EVENTS_SCHEMA_VIOLATION').retryable).toBe(false);
-    expect(new AiosError('AIOS_EVENTS_SCHEMA_VIOLATION').status).toBe(422);
+    expect(new EventsError('AIOS_EVENTS_SCHEMA_VIOLATION').retryable).toBe(false);
+    expect(new EventsError('AIOS_EVENTS_SCHEMA_VIOLATION').status).toBe(422);
   });
 });

@@ -1,3 +1,4 @@
+import { EventsError } from './errors.ts';
 import { EVENTS_MIGRATIONS } from './migrations/index.ts';
 import { defineCapability } from '../capability/index.ts';
 import type { AiosConfig } from '../core/index.ts';
@@ -16,6 +17,7 @@ import type { EventStore } from './event-store.ts';
 /** The event log: topics with data contracts, append, read and tail, consumer groups, retention. */
 export const eventsCapability = defineCapability({
   id: 'events',
+  errors: EventsError.specs,
   // The append route audits and records lineage with governance.
   uses: ['governance'],
   migrations: EVENTS_MIGRATIONS,

@@ -3,6 +3,7 @@ import { AiosError } from '../core/index.ts';
 import { linearFormats } from './linear-formats.ts';
 import { compileLinear, LinearPatternError, linearRegExp } from './linear-regexp.ts';
 import { useLinearUniqueItems } from './linear-unique-items.ts';
+import { EventsError } from './errors.ts';
 
 /** The largest data contract, as JSON. Validation work per event grows with the schema. */
 export const MAX_SCHEMA_BYTES = 64 * 1024;
@@ -61,7 +62,7 @@ function checkPatterns(schema: object): void {
       } catch (e) {
         if (!(e instanceof LinearPatternError)) throw e;
         const at = (e as LinearPatternError & { at?: string }).at ?? here;
-        throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', `invalid data contract at ${at}: ${e.message}`, { errors: [{ path: `/schema${at}`, message: e.message }] });
+        throw new EventsError('AIOS_EVENTS_SCHEMA_INVALID', `invalid data contract at ${at}: ${e.message}`, { errors: [{ path: `/schema${at}`, message: e.message }] });
       }
       if (!DATA_KEYWORDS.has(k)) stack.push([v, here]);
     }
@@ -75,13 +76,13 @@ function checkBounds(schema: object): void {
     const [node, depth] = stack.pop()!;
     if (node === null || typeof node !== 'object') continue;
     if (depth > MAX_SCHEMA_DEPTH) {
-      throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', `the data contract is nested more than ${MAX_SCHEMA_DEPTH} levels deep`, { errors: [{ path: '/schema', message: `at most ${MAX_SCHEMA_DEPTH} levels of objects and arrays` }] });
+      throw new EventsError('AIOS_EVENTS_SCHEMA_INVALID', `the data contract is nested more than ${MAX_SCHEMA_DEPTH} levels deep`, { errors: [{ path: '/schema', message: `at most ${MAX_SCHEMA_DEPTH} levels of objects and arrays` }] });
     }
     for (const v of Object.values(node)) if (v !== null && typeof v === 'object') stack.push([v, depth + 1]);
   }
   const bytes = Buffer.byteLength(JSON.stringify(schema));
   if (bytes > MAX_SCHEMA_BYTES) {
-    throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', `the data contract is ${bytes} bytes of JSON; the limit is ${MAX_SCHEMA_BYTES}`, { errors: [{ path: '/schema', message: `at most ${MAX_SCHEMA_BYTES} bytes` }] });
+    throw new EventsError('AIOS_EVENTS_SCHEMA_INVALID', `the data contract is ${bytes} bytes of JSON; the limit is ${MAX_SCHEMA_BYTES}`, { errors: [{ path: '/schema', message: `at most ${MAX_SCHEMA_BYTES} bytes` }] });
   }
 }
 
@@ -103,19 +104,19 @@ export class ContractCompiler {
   check(schema: unknown): void {
     if (typeof schema === 'boolean') return;
     if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
-      throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', 'the data contract must be a JSON Schema object (or true)');
+      throw new EventsError('AIOS_EVENTS_SCHEMA_INVALID', 'the data contract must be a JSON Schema object (or true)');
     }
     checkBounds(schema);
     try {
       if (!this.#ajv.validateSchema(schema)) {
-        throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', `invalid JSON Schema: ${this.#ajv.errorsText(this.#ajv.errors)}`);
+        throw new EventsError('AIOS_EVENTS_SCHEMA_INVALID', `invalid JSON Schema: ${this.#ajv.errorsText(this.#ajv.errors)}`);
       }
       checkPatterns(schema);
       this.#ajv.compile(schema);
     } catch (e) {
       if (e instanceof AiosError) throw e;
-      if (e instanceof LinearPatternError) throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', `invalid data contract: ${e.message}`, { errors: [{ path: '/schema', message: e.message }] });
-      throw new AiosError('AIOS_EVENTS_SCHEMA_INVALID', `invalid JSON Schema: ${(e as Error).message}`);
+      if (e instanceof LinearPatternError) throw new EventsError('AIOS_EVENTS_SCHEMA_INVALID', `invalid data contract: ${e.message}`, { errors: [{ path: '/schema', message: e.message }] });
+      throw new EventsError('AIOS_EVENTS_SCHEMA_INVALID', `invalid JSON Schema: ${(e as Error).message}`);
     } finally {
       // The check's compilation is not kept: the validator is compiled from the stored schema.
       this.#uncache(schema);

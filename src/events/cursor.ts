@@ -1,5 +1,6 @@
 import { AiosError } from '../core/index.ts';
 import type { PartitionBounds } from './event-store.ts';
+import { EventsError } from './errors.ts';
 
 /**
  * A topic-wide read position: the next offset per partition, written `0:15,1:7`. It is the SSE
@@ -12,7 +13,7 @@ export function formatCursor(c: Cursor): string {
 }
 
 function invalid(text: string, why: string): AiosError {
-  return new AiosError('AIOS_EVENTS_INVALID_POSITION', `cursor "${text.slice(0, 100)}" ${why}`, { errors: [{ path: '/cursor', message: why }] });
+  return new EventsError('AIOS_EVENTS_INVALID_POSITION', `cursor "${text.slice(0, 100)}" ${why}`, { errors: [{ path: '/cursor', message: why }] });
 }
 
 /** Parses `partition:offset,...`; a partition named twice is refused, not decided by order. */

@@ -26,3 +26,4 @@ export { createLinearAjv, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH } from './contract.
 export { compileLinear, LinearPatternError } from './linear-regexp.ts';
 export { parseCloudEvents, fromCloudEvent, CLOUDEVENTS_CONTENT_TYPES } from './cloudevents.ts';
 export { EVENTS_MIGRATIONS } from './migrations/index.ts';
+export { EventsError } from './errors.ts';

@@ -4,6 +4,7 @@ import { isRejection, prepareEvent, type PreparedEvent, type Rejection } from '.
 import type { EventMetrics } from './event-metrics.ts';
 import type { AppendBatch, AppendedPosition, CommitHook, EventStore } from './event-store.ts';
 import type { TopicCatalog } from './topic-catalog.ts';
+import { EventsError } from './errors.ts';
 
 export interface EventLogLimits {
   readonly maxEventsPerRequest: number;
@@ -36,8 +37,8 @@ function atomicRefusal(rejected: readonly Rejection[], total: number): string {
 }
 
 /** The refusal of a request whose events were rejected: the one event's code, or AIOS_EVENTS_BATCH_REJECTED naming each. */
-function refusal(code: ErrorCode, detail: string, rejected: readonly Rejection[]): AiosError {
-  return new AiosError(code, detail, { errors: rejected.map((r) => ({ path: `/${r.index}`, message: `${r.code}: ${r.reason}` })), extra: { rejected } });
+function refusal(code: keyof typeof EventsError.specs, detail: string, rejected: readonly Rejection[]): AiosError {
+  return new EventsError(code, detail, { errors: rejected.map((r) => ({ path: `/${r.index}`, message: `${r.code}: ${r.reason}` })), extra: { rejected } });
 }
 
 export interface LogAppendOptions {
@@ -90,7 +91,7 @@ export class LogAppend {
     const { topic, validate } = await this.#o.topics.cached(ns, topicName);
     const { maxEventsPerRequest, maxEventBytes } = this.#o.limits;
     if (inputs.length > maxEventsPerRequest) {
-      throw new AiosError('AIOS_EVENTS_BATCH_TOO_LARGE', `${inputs.length} events in one request; the limit is ${maxEventsPerRequest}`);
+      throw new EventsError('AIOS_EVENTS_BATCH_TOO_LARGE', `${inputs.length} events in one request; the limit is ${maxEventsPerRequest}`);
     }
     const ctx = { validate, newId: this.#o.newId, now: this.#o.clock.now(), maxEventBytes };
     const prepared: PreparedEvent[] = [];
@@ -124,7 +125,7 @@ export class LogAppend {
     const { topic, validate } = await this.#o.topics.cached(ns, topicName);
     const { maxEventsPerRequest, maxEventBytes } = this.#o.limits;
     if (inputs.length > maxEventsPerRequest) {
-      throw new AiosError('AIOS_EVENTS_BATCH_TOO_LARGE', `${inputs.length} events in one append; the limit is ${maxEventsPerRequest}`);
+      throw new EventsError('AIOS_EVENTS_BATCH_TOO_LARGE', `${inputs.length} events in one append; the limit is ${maxEventsPerRequest}`);
     }
     const ctx = { validate, newId: this.#o.newId, now: this.#o.clock.now(), maxEventBytes };
     const events: PreparedEvent[] = [];

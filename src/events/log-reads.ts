@@ -3,6 +3,7 @@ import { formatCursor, parseCursor, resolveCursor, type Cursor } from './cursor.
 import type { StoredEvent } from './event.ts';
 import type { EventStore } from './event-store.ts';
 import type { Topic } from './topic.ts';
+import { EventsError } from './errors.ts';
 
 export interface ReadQuery {
   readonly partition?: number;
@@ -32,7 +33,7 @@ export interface TailOptions {
 async function startPositions(store: EventStore, topic: Topic, q: { partition?: number; fromOffset?: number; fromTime?: number; from?: string }): Promise<Cursor> {
   const bounds = await store.bounds(topic);
   if (q.partition !== undefined && !bounds.some((b) => b.partition === q.partition)) {
-    throw new AiosError('AIOS_EVENTS_INVALID_POSITION', `topic ${topic.name} has partitions 0 to ${topic.partitions - 1}, not ${q.partition}`);
+    throw new EventsError('AIOS_EVENTS_INVALID_POSITION', `topic ${topic.name} has partitions 0 to ${topic.partitions - 1}, not ${q.partition}`);
   }
   const parts = bounds.filter((b) => q.partition === undefined || b.partition === q.partition);
   const c: Cursor = new Map();
@@ -49,7 +50,7 @@ async function startPositions(store: EventStore, topic: Topic, q: { partition?: 
 export async function readEvents(store: EventStore, topic: Topic, q: ReadQuery): Promise<ReadResult> {
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 10_000);
   if (q.fromOffset !== undefined && q.partition === undefined && topic.partitions > 1) {
-    throw new AiosError('AIOS_EVENTS_INVALID_POSITION', 'fromOffset needs a partition: offsets are per partition');
+    throw new EventsError('AIOS_EVENTS_INVALID_POSITION', 'fromOffset needs a partition: offsets are per partition');
   }
   const pos = await startPositions(store, topic, { partition: q.partition, fromOffset: q.fromOffset, fromTime: q.fromTime, from: q.after });
   const all: StoredEvent[] = [];

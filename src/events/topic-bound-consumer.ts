@@ -2,6 +2,7 @@ import { AiosError } from '../core/index.ts';
 import type { ConsumerHandle } from './event-store.ts';
 import type { StoredEvent } from './event.ts';
 import type { Topic } from './topic.ts';
+import { EventsError } from './errors.ts';
 
 /**
  * A group member bound to one incarnation of its topic. A topic deleted and created again
@@ -24,7 +25,7 @@ export class TopicBoundConsumer implements ConsumerHandle {
   async #check(): Promise<void> {
     if ((await this.#currentId()) === this.topic.topicId) return;
     await this.#inner.close().catch(() => undefined);
-    throw new AiosError('AIOS_EVENTS_TOPIC_NOT_FOUND', `topic ${this.topic.name} in namespace ${this.topic.ns} was deleted; open a new consumer (a topic created again under the name has groups of its own)`);
+    throw new EventsError('AIOS_EVENTS_TOPIC_NOT_FOUND', `topic ${this.topic.name} in namespace ${this.topic.ns} was deleted; open a new consumer (a topic created again under the name has groups of its own)`);
   }
 
   async fetch(opts?: { max?: number; waitMs?: number }): Promise<StoredEvent[]> {

@@ -5,6 +5,7 @@ import type { EventStore } from './event-store.ts';
 import { schemaIncompatibilities } from './schema-compat.ts';
 import { TopicRegistry } from './topic-registry.ts';
 import { assertName, checkUpdate, normaliseSpec, type Topic, type TopicSpec, type TopicUpdate } from './topic.ts';
+import { EventsError } from './errors.ts';
 
 /** A topic with its compiled data contract, as the append path uses it. */
 export interface CachedTopic {
@@ -49,7 +50,7 @@ export class TopicCatalog {
         topic.description === n.description &&
         topic.retention.ms === n.retention.ms &&
         topic.retention.count === n.retention.count;
-      if (!same) throw new AiosError('AIOS_EVENTS_TOPIC_EXISTS', `topic ${n.name} already exists with a different definition; use PATCH to change it`);
+      if (!same) throw new EventsError('AIOS_EVENTS_TOPIC_EXISTS', `topic ${n.name} already exists with a different definition; use PATCH to change it`);
     }
     await this.#store.ensureTopic(topic);
     return { topic, created };
@@ -63,7 +64,7 @@ export class TopicCatalog {
       this.#contracts.check(update.schema);
       const problems = schemaIncompatibilities(prev.schema, update.schema);
       if (problems.length) {
-        throw new AiosError(
+        throw new EventsError(
           'AIOS_EVENTS_SCHEMA_INCOMPATIBLE',
           `the new schema for ${name} would reject events the current one accepts: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
           { errors: problems.map((p) => ({ path: p.path, message: p.message })) },
@@ -124,7 +125,7 @@ export class TopicCatalog {
     const topic = await this.#registry.get(ns, name);
     if (!topic) {
       this.#cache.delete(key);
-      throw new AiosError('AIOS_EVENTS_TOPIC_NOT_FOUND', `there is no topic "${name}" in namespace "${ns}"`);
+      throw new EventsError('AIOS_EVENTS_TOPIC_NOT_FOUND', `there is no topic "${name}" in namespace "${ns}"`);
     }
     const validate = this.#contracts.validator(`${topic.topicId}:${topic.schemaVersion}`, topic.schema);
     const entry = { topic, validate, loadedAt: this.#clock.now() };

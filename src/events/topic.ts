@@ -1,4 +1,5 @@
 import { AiosError, refuseNul, type FieldError } from '../core/index.ts';
+import { EventsError } from './errors.ts';
 
 /** What a caller gives to create a topic. */
 export interface TopicSpec {
@@ -41,7 +42,7 @@ const MAX_KEY_FIELD_LENGTH = 200;
 
 export function assertName(kind: string, name: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new AiosError('AIOS_EVENTS_INVALID_TOPIC', `${kind} name ${JSON.stringify(name)} is invalid: use ${NAME_HINT}`, {
+    throw new EventsError('AIOS_EVENTS_INVALID_TOPIC', `${kind} name ${JSON.stringify(name)} is invalid: use ${NAME_HINT}`, {
       errors: [{ path: '/name', message: NAME_HINT }],
     });
   }
@@ -80,7 +81,7 @@ export function normaliseSpec(spec: TopicSpec): NormalisedSpec {
     errors.push({ path: '/description', message: 'must be a string of at most 2000 characters' });
   }
   checkRetention(spec.retention, errors);
-  if (errors.length) throw new AiosError('AIOS_EVENTS_INVALID_TOPIC', `topic ${spec.name}: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
+  if (errors.length) throw new EventsError('AIOS_EVENTS_INVALID_TOPIC', `topic ${spec.name}: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
   return {
     name: spec.name,
     description: spec.description ?? null,
@@ -100,7 +101,7 @@ export function checkUpdate(update: TopicUpdate): void {
     errors.push({ path: `/${k}`, message: k === 'partitions' || k === 'keyField' ? 'cannot change after creation: it decides where keys live' : 'unknown field' });
   }
   checkRetention(update.retention, errors);
-  if (errors.length) throw new AiosError('AIOS_EVENTS_INVALID_TOPIC', errors.map((e) => `${e.path} ${e.message}`).join('; '), { errors });
+  if (errors.length) throw new EventsError('AIOS_EVENTS_INVALID_TOPIC', errors.map((e) => `${e.path} ${e.message}`).join('; '), { errors });
 }
 
 /** Reads a dotted path out of event data; the partition key when the event has no explicit key. */

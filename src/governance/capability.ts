@@ -1,3 +1,4 @@
+import { GovernanceError } from './errors.ts';
 import { GOVERNANCE_MIGRATIONS } from './migrations/index.ts';
 import { collectActions, collectResourceTypes, defineCapability } from '../capability/index.ts';
 import type { AiosConfig } from '../core/index.ts';
@@ -22,6 +23,8 @@ import { secretRoutes } from './http/secrets.ts';
  */
 export const governanceCapability = defineCapability({
   id: 'governance',
+  errors: GovernanceError.specs,
+  errorPrefixes: ['AIOS_AUTH_', 'AIOS_AUTHZ_', 'AIOS_POLICY_', 'AIOS_AUDIT_', 'AIOS_SECRETS_', 'AIOS_LINEAGE_'],
   migrations: GOVERNANCE_MIGRATIONS,
   metrics: [
     { name: 'aios_authz_decisions_total', type: 'counter', help: 'Authorization decisions, by outcome and the policy that decided' },

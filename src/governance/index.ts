@@ -29,3 +29,4 @@ export * from './audit/index.ts';
 export * from './lineage/index.ts';
 export * from './secrets/index.ts';
 export { GOVERNANCE_MIGRATIONS } from './migrations/index.ts';
+export { GovernanceError } from './errors.ts';

@@ -4,6 +4,7 @@ import { ALL_NAMESPACES, AiosError, namespaceProblem, uuidv7, type Logger } from
 import { isValidLineageId, type ActionTable, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
 import { LINEAGE_HEADER, NAMESPACE_HEADER, auditInput, traceIdOf, type AuditExtra } from '../http/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
+import { GovernanceError } from '../governance/index.ts';
 
 
 /** Paths anyone may call: liveness, readiness and the API description. */
@@ -97,7 +98,7 @@ export function createGuard(deps: GuardDeps) {
     }
     if (limited === undefined) return sendProblem(reply, e, req);
     const detail = `too many failed authentications from this address; retry in ${limited} s`;
-    return sendProblem(reply, new AiosError('AIOS_AUTH_FAILURES_LIMITED', detail, { extra: { retryAfterSeconds: limited } }), req);
+    return sendProblem(reply, new GovernanceError('AIOS_AUTH_FAILURES_LIMITED', detail, { extra: { retryAfterSeconds: limited } }), req);
   }
 
   async function deny(req: FastifyRequest, reply: FastifyReply, e: AiosError, extra: AuditExtra = {}) {
@@ -149,7 +150,7 @@ export function createGuard(deps: GuardDeps) {
       }
       if (principal.namespace !== ALL_NAMESPACES && asked !== undefined && asked !== principal.namespace) {
         // Recorded in the principal's own trail, where its admins look: the namespace named is the resource.
-        const e = new AiosError('AIOS_AUTH_FORBIDDEN', `this principal acts only in namespace "${principal.namespace}"`);
+        const e = new GovernanceError('AIOS_AUTH_FORBIDDEN', `this principal acts only in namespace "${principal.namespace}"`);
         return deny(req, reply, e, { principal, ns: principal.namespace, action, resource: { type: 'Namespace', id: asked, namespace: asked } });
       }
       const config = req.routeOptions.config;
@@ -164,7 +165,7 @@ export function createGuard(deps: GuardDeps) {
       // Reads are not audited; their decisions (policy set hash and deciding policies) go to the debug log.
       req.log.debug({ action, resource, principal: principal.id, decision }, 'authorization decision');
       if (!decision.allowed) {
-        const e = new AiosError('AIOS_AUTH_FORBIDDEN', `not allowed: ${action} on ${resource.type} "${resource.id}"`, { extra: { action } });
+        const e = new GovernanceError('AIOS_AUTH_FORBIDDEN', `not allowed: ${action} on ${resource.type} "${resource.id}"`, { extra: { action } });
         return deny(req, reply, e, { principal, ns, action, resource, decision });
       }
       req.aiosAuth = { principal, ns, action, resource, decision };

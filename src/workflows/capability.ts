@@ -1,3 +1,4 @@
+import { WorkflowsError } from './errors.ts';
 import { WORKFLOWS_MIGRATIONS } from './migrations/index.ts';
 import { defineCapability } from '../capability/index.ts';
 import type { AiosConfig } from '../core/index.ts';
@@ -21,6 +22,8 @@ import { workflowRecorder } from './workflow-recorder.ts';
 /** Durable workflow runs, their event waits and outbox, and cron schedules. */
 export const workflowsCapability = defineCapability({
   id: 'workflows',
+  errors: WorkflowsError.specs,
+  errorPrefixes: ['AIOS_WF_'],
   // Runs are audited with governance; they emit and wait for events on the event log.
   uses: ['governance', 'events'],
   migrations: WORKFLOWS_MIGRATIONS,

@@ -42,3 +42,4 @@ export type { EventWaitInput, EventWaitsOptions, MatchableEvent } from './event-
 export { OutboxRelay } from './outbox/index.ts';
 export type { OutboxRelayOptions } from './outbox/index.ts';
 export { WORKFLOWS_MIGRATIONS } from './migrations/index.ts';
+export { WorkflowsError } from './errors.ts';

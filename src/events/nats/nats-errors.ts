@@ -1,5 +1,6 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { AiosError } from '../../core/index.ts';
+import { EventsError } from '../errors.ts';
 
 /** JetStream API error codes the store acts on. */
 export const JS_CONSUMER_NOT_FOUND = 10014;
@@ -37,7 +38,7 @@ export function translate(err: unknown, doing: string): AiosError {
 /** As translate, but a missing stream means the topic is gone (deleted by another process). */
 export function gone(err: unknown, topic: { ns: string; name: string }, doing: string): AiosError {
   if (apiCode(err) === JS_STREAM_NOT_FOUND) {
-    return new AiosError('AIOS_EVENTS_TOPIC_NOT_FOUND', `topic ${topic.name} in namespace ${topic.ns} has no stream in NATS: it was deleted, or NATS lost its data`, { cause: err });
+    return new EventsError('AIOS_EVENTS_TOPIC_NOT_FOUND', `topic ${topic.name} in namespace ${topic.ns} has no stream in NATS: it was deleted, or NATS lost its data`, { cause: err });
   }
   return translate(err, `${doing} topic ${topic.ns}/${topic.name}`);
 }

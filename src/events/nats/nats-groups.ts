@@ -6,6 +6,7 @@ import type { Topic } from '../topic.ts';
 import { apiCode, gone, JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, translate } from './nats-errors.ts';
 import { GROUP_PREFIX, groupConsumerName, topicNames } from './nats-names.ts';
 import type { StreamReader } from './nats-read.ts';
+import { EventsError } from '../errors.ts';
 
 /**
  * Consumer groups on JetStream: a group is the durable pull consumer `g_<group>` on the topic's
@@ -126,11 +127,11 @@ export class GroupManager {
       let min = Infinity;
       for (const { partition, offset } of target.offsets) {
         if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions || !Number.isSafeInteger(offset) || offset < 0) {
-          throw new AiosError('AIOS_EVENTS_INVALID_POSITION', `partition ${partition} offset ${offset} is not in topic ${topic.name}`);
+          throw new EventsError('AIOS_EVENTS_INVALID_POSITION', `partition ${partition} offset ${offset} is not in topic ${topic.name}`);
         }
         min = Math.min(min, offset);
       }
-      if (min === Infinity) throw new AiosError('AIOS_EVENTS_INVALID_POSITION', 'give at least one partition and offset to reset to');
+      if (min === Infinity) throw new EventsError('AIOS_EVENTS_INVALID_POSITION', 'give at least one partition and offset to reset to');
       const state = await this.#reader.state(topic, names);
       start = { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, Math.min(min, state.last_seq + 1)) };
     }

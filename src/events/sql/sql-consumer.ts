@@ -3,6 +3,7 @@ import type { ConsumerHandle, PartitionBounds } from '../event-store.ts';
 import type { StoredEvent } from '../event.ts';
 import type { Topic } from '../topic.ts';
 import type { GroupLeases } from './group-leases.ts';
+import { EventsError } from '../errors.ts';
 
 export interface SqlConsumerDeps {
   readonly topic: Topic;
@@ -58,7 +59,7 @@ export class SqlConsumer implements ConsumerHandle {
     const bounds = await this.#d.bounds();
     // Every topic has at least one partition row: none means this topic was deleted (perhaps
     // created again since, under a new id, with groups of its own).
-    if (bounds.length === 0) throw new AiosError('AIOS_EVENTS_TOPIC_NOT_FOUND', `topic ${this.#d.topic.name} was deleted; this consumer belonged to it`);
+    if (bounds.length === 0) throw new EventsError('AIOS_EVENTS_TOPIC_NOT_FOUND', `topic ${this.#d.topic.name} was deleted; this consumer belonged to it`);
     this.#owned = await this.#d.leases.rebalance(bounds.map((b) => b.partition), now);
     this.#rebalancedAt = now;
     // What was handed out from a partition this member no longer holds is the new holder's to deliver again.

@@ -19,6 +19,7 @@ import { rowWriter, type RowWriter } from './row-writer.ts';
 import { SqlConsumer } from './sql-consumer.ts';
 import { GroupLeases } from './group-leases.ts';
 import { asHeaders, parseStoredData, parseStoredHeaders } from '../stored-json.ts';
+import { EventsError } from '../errors.ts';
 
 interface EventRow {
   partition: number;
@@ -235,7 +236,7 @@ export class SqlEventStore implements EventStore {
       for (const { partition, offset } of target.offsets) {
         const b = bounds.find((x) => x.partition === partition);
         if (!b || !Number.isSafeInteger(offset) || offset < 0) {
-          throw new AiosError('AIOS_EVENTS_INVALID_POSITION', `partition ${partition} offset ${offset} is not in topic ${topic.name}`);
+          throw new EventsError('AIOS_EVENTS_INVALID_POSITION', `partition ${partition} offset ${offset} is not in topic ${topic.name}`);
         }
         offsets.set(partition, Math.min(offset, b.next));
       }

@@ -1,5 +1,6 @@
 import { AiosError, isAiosError } from '../../core/index.ts';
 import type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine } from './policy-engine.ts';
+import { GovernanceError } from '../errors.ts';
 
 /**
  * Puts a bounded decision cache in front of a policy engine. Sound because a decision is a pure
@@ -56,7 +57,7 @@ export class Authorizer {
       decision = Object.freeze(this.#engine.authorize(req));
     } catch (e) {
       if (isAiosError(e, 'AIOS_NOT_READY') || isAiosError(e, 'AIOS_AUTHZ_UNAVAILABLE')) throw e;
-      throw new AiosError('AIOS_AUTHZ_UNAVAILABLE', `the ${this.#engine.name} policy engine failed; retry shortly`, { cause: e });
+      throw new GovernanceError('AIOS_AUTHZ_UNAVAILABLE', `the ${this.#engine.name} policy engine failed; retry shortly`, { cause: e });
     }
     if (this.#cache.size >= this.#capacity) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(key, decision);

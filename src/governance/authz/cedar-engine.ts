@@ -6,6 +6,7 @@ import { loadCedarModule, type CedarModule } from './cedar-module.ts';
 import { CEDAR_NAMESPACE, cedarSchemaText, type ActionTable } from './cedar-schema.ts';
 import { checkPolicyBounds, POLICY_LIMITS, type PolicyLimits } from './policy-bounds.ts';
 import type { AuthzDecision, AuthzRequest, CompiledPolicySet, PolicyEngine } from './policy-engine.ts';
+import { GovernanceError } from '../errors.ts';
 
 // V8 11.3 (Node 20) can abort the process ("unreachable code" in the deoptimizer) when it
 // deoptimizes a function that TurboFan inlined into a WebAssembly call, which is what
@@ -178,34 +179,34 @@ export class CedarEngine implements PolicyEngine {
       const schema = cedar.preparseSchema(this.#schemaName, this.schemaText);
       if (schema.type === 'failure') throw new AiosError('AIOS_INTERNAL', `the AIOS Cedar schema does not parse: ${schema.errors.map((e) => e.message).join('; ')}`);
       const parts = cedar.policySetTextToParts(text);
-      if (parts.type === 'failure') throw new AiosError('AIOS_POLICY_INVALID', 'the policy set does not parse', { errors: problems(parts.errors) });
-      if (parts.policy_templates.length) throw new AiosError('AIOS_POLICY_INVALID', 'policy templates are not supported; write static policies');
+      if (parts.type === 'failure') throw new GovernanceError('AIOS_POLICY_INVALID', 'the policy set does not parse', { errors: problems(parts.errors) });
+      if (parts.policy_templates.length) throw new GovernanceError('AIOS_POLICY_INVALID', 'policy templates are not supported; write static policies');
       const policies: Record<string, string> = {};
       parts.policies.forEach((p, i) => {
         const id = ID_ANNOTATION.exec(p)?.[1] ?? `policy${i}`;
-        if (Object.hasOwn(policies, id)) throw new AiosError('AIOS_POLICY_INVALID', `two policies have the id "${id}"`, { errors: [{ path: `/${id}`, message: 'duplicate @id' }] });
+        if (Object.hasOwn(policies, id)) throw new GovernanceError('AIOS_POLICY_INVALID', `two policies have the id "${id}"`, { errors: [{ path: `/${id}`, message: 'duplicate @id' }] });
         policies[id] = p;
       });
       const validation = cedar.validate({ schema: this.schemaText, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } });
-      if (validation.type === 'failure') throw new AiosError('AIOS_POLICY_INVALID', 'the policy set could not be validated', { errors: problems(validation.errors) });
+      if (validation.type === 'failure') throw new GovernanceError('AIOS_POLICY_INVALID', 'the policy set could not be validated', { errors: problems(validation.errors) });
       if (validation.validationErrors.length) {
-        throw new AiosError('AIOS_POLICY_INVALID', `${validation.validationErrors.length} policy error(s) against the AIOS Cedar schema`, {
+        throw new GovernanceError('AIOS_POLICY_INVALID', `${validation.validationErrors.length} policy error(s) against the AIOS Cedar schema`, {
           errors: validation.validationErrors.map((v) => ({ path: `/${v.policyId}`, message: v.error.message })),
         });
       }
       const parsed = cedar.preparsePolicySet(hash, { staticPolicies: policies });
-      if (parsed.type === 'failure') throw new AiosError('AIOS_POLICY_INVALID', 'the policy set could not be loaded', { errors: problems(parsed.errors) });
+      if (parsed.type === 'failure') throw new GovernanceError('AIOS_POLICY_INVALID', 'the policy set could not be loaded', { errors: problems(parsed.errors) });
       return { evaluator: { cedar, text, broken: false }, policyIds: Object.freeze(Object.keys(policies)) };
     } catch (err) {
       if (isAiosError(err)) throw err;
       // Cedar itself failed (a stack overflow, a trap): this copy is dropped with the set.
-      throw new AiosError('AIOS_POLICY_TOO_COMPLEX', `Cedar could not compile the policy set (${err instanceof Error ? err.message : String(err)}); simplify it`, { cause: err });
+      throw new GovernanceError('AIOS_POLICY_TOO_COMPLEX', `Cedar could not compile the policy set (${err instanceof Error ? err.message : String(err)}); simplify it`, { cause: err });
     }
   }
 
   #unavailable(cause?: unknown): AiosError {
     const retryAfterSeconds = Math.max(1, Math.ceil(this.#nextDelay() / 1000));
-    return new AiosError('AIOS_AUTHZ_UNAVAILABLE', `authorization cannot decide: its evaluator failed and is being rebuilt; retry in ${retryAfterSeconds} s`, { cause, extra: { retryAfterSeconds } });
+    return new GovernanceError('AIOS_AUTHZ_UNAVAILABLE', `authorization cannot decide: its evaluator failed and is being rebuilt; retry in ${retryAfterSeconds} s`, { cause, extra: { retryAfterSeconds } });
   }
 
   #nextDelay(): number {

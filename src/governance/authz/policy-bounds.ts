@@ -1,4 +1,5 @@
 import { AiosError } from '../../core/index.ts';
+import { GovernanceError } from '../errors.ts';
 
 /** What a policy set may hold before Cedar is given it. */
 export interface PolicyLimits {
@@ -74,7 +75,7 @@ function reached(f: Frame): number {
 }
 
 function tooComplex(detail: string, limit: keyof PolicyLimits, max: number, where?: { policy: string; line: number }): AiosError {
-  return new AiosError('AIOS_POLICY_TOO_COMPLEX', where ? `policy "${where.policy}" (line ${where.line}): ${detail}` : detail, {
+  return new GovernanceError('AIOS_POLICY_TOO_COMPLEX', where ? `policy "${where.policy}" (line ${where.line}): ${detail}` : detail, {
     errors: [{ path: where ? `/${where.policy}` : '/', message: detail }],
     extra: { limit, max },
   });

@@ -5,6 +5,7 @@ import type { Database } from '../../storage/index.ts';
 import type { Authorizer } from './authorizer.ts';
 import { DEFAULT_POLICIES } from './default-policies.ts';
 import type { CompiledPolicySet } from './policy-engine.ts';
+import { GovernanceError } from '../errors.ts';
 
 /** Versions read at a time while looking for the newest that compiles. */
 const LOAD_PAGE = 20;
@@ -86,7 +87,7 @@ export class PolicyStore {
         const set = initial && row.text === DEFAULT_POLICIES ? initial : this.#tryCompile(row);
         if (set) return this.#activate(row, set);
       }
-      if (rows.length < LOAD_PAGE) throw new AiosError('AIOS_POLICY_INVALID', 'no stored version of the policy set compiles; store a valid one');
+      if (rows.length < LOAD_PAGE) throw new GovernanceError('AIOS_POLICY_INVALID', 'no stored version of the policy set compiles; store a valid one');
       before = Number(rows[rows.length - 1].version);
     }
   }

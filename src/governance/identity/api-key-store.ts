@@ -4,6 +4,7 @@ import { ALL_NAMESPACES, AiosError, checkIdentifier, isReservedNamespace, namesp
 import type { Database, DialectFlags } from '../../storage/index.ts';
 import { grantProblem, principalIdProblem, qualifiedId, ROLES, SYSTEM_PRINCIPAL, type Principal } from '../principal.ts';
 import { apiKeyId, apiKeyMatches, generateApiKey } from './api-key-format.ts';
+import { GovernanceError } from '../errors.ts';
 
 /** A key's name and principal id, as the API takes them; the principal id is indexed in the audit trail. */
 const MAX_NAME_LENGTH = 200;
@@ -108,24 +109,24 @@ export class ApiKeyStore {
   async create(ns: string, input: CreateKeyInput): Promise<{ key: string; info: ApiKeyInfo }> {
     if (ns !== ALL_NAMESPACES) {
       const problem = namespaceProblem(ns);
-      if (problem) throw new AiosError('AIOS_AUTH_KEY_INVALID', `the namespace ${problem}`);
-      if (isReservedNamespace(ns)) throw new AiosError('AIOS_AUTH_KEY_INVALID', `namespace "${ns}" is reserved for AIOS's own records; no key belongs to it`);
+      if (problem) throw new GovernanceError('AIOS_AUTH_KEY_INVALID', `the namespace ${problem}`);
+      if (isReservedNamespace(ns)) throw new GovernanceError('AIOS_AUTH_KEY_INVALID', `namespace "${ns}" is reserved for AIOS's own records; no key belongs to it`);
     }
     checkIdentifier(input.name, 'name', MAX_NAME_LENGTH);
     if (input.principalId !== undefined) checkIdentifier(input.principalId, 'principalId', MAX_NAME_LENGTH);
     if (input.principalId !== undefined) {
       const problem = principalIdProblem(input.principalId);
-      if (problem) throw new AiosError('AIOS_AUTH_KEY_INVALID', `principalId ${problem}`, { errors: [{ path: '/principalId', message: problem }] });
+      if (problem) throw new GovernanceError('AIOS_AUTH_KEY_INVALID', `principalId ${problem}`, { errors: [{ path: '/principalId', message: problem }] });
     }
     const unknown = input.roles.filter((r) => !(ROLES as readonly string[]).includes(r));
     if (!input.roles.length || unknown.length) {
-      throw new AiosError('AIOS_AUTH_KEY_INVALID', unknown.length ? `unknown role(s): ${unknown.join(', ')}; roles are ${ROLES.join(', ')}` : 'a key needs at least one role');
+      throw new GovernanceError('AIOS_AUTH_KEY_INVALID', unknown.length ? `unknown role(s): ${unknown.join(', ')}; roles are ${ROLES.join(', ')}` : 'a key needs at least one role');
     }
     const by = input.by ?? SYSTEM_PRINCIPAL;
     const beyond = grantProblem(by, ns, input.roles);
-    if (beyond) throw new AiosError('AIOS_AUTH_FORBIDDEN', beyond, { extra: { action: 'keys:create' } });
+    if (beyond) throw new GovernanceError('AIOS_AUTH_FORBIDDEN', beyond, { extra: { action: 'keys:create' } });
     const now = this.#clock.now();
-    if (input.expiresAt != null && input.expiresAt <= now) throw new AiosError('AIOS_AUTH_KEY_INVALID', 'expiresAt is in the past');
+    if (input.expiresAt != null && input.expiresAt <= now) throw new GovernanceError('AIOS_AUTH_KEY_INVALID', 'expiresAt is in the past');
     const { id, key, hash } = generateApiKey();
     const row: KeyRow = {
       id,

@@ -4,6 +4,7 @@ import { AiosError } from '../../core/index.ts';
 import type { Database } from '../../storage/index.ts';
 import { qualifiedId, type Principal } from '../principal.ts';
 import { postgresRateLimiter } from './postgres-rate-limiter.ts';
+import { GovernanceError } from '../errors.ts';
 
 export interface RateLimitOptions {
   /** Requests per window (a second by default) per principal; 0 turns the limit off. */
@@ -51,7 +52,7 @@ export class RateLimits {
     } catch (e) {
       if (e instanceof RateLimiterRes) {
         const retryAfterSeconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
-        throw new AiosError('AIOS_AUTH_RATE_LIMITED', `rate limit exceeded; retry in ${retryAfterSeconds} s`, { extra: { retryAfterSeconds } });
+        throw new GovernanceError('AIOS_AUTH_RATE_LIMITED', `rate limit exceeded; retry in ${retryAfterSeconds} s`, { extra: { retryAfterSeconds } });
       }
       throw e;
     }

@@ -4,6 +4,7 @@ import { translateDbError, type Database, type SharedDb, type Tx } from '../../s
 import { isValidLineageId, LINEAGE_KINDS, type LineageEdge, type LineageGraph, type LineageInput, type LineageKind, type LineageNode } from './lineage.ts';
 import { toEdge, toNode, type LineageNodeRow, type LineageTables } from './lineage-tables.ts';
 import { readLineageGraph } from './read-lineage-graph.ts';
+import { GovernanceError } from '../errors.ts';
 
 export interface LineageStoreOptions {
   readonly database: Database;
@@ -176,7 +177,7 @@ export class LineageStore {
     if (rows.length === ids.length) return;
     const have = new Set(rows.map((r) => r.id));
     const missing = ids.filter((i) => !have.has(i));
-    throw new AiosError('AIOS_LINEAGE_NOT_FOUND', `no lineage node ${missing.map((m) => `'${m}'`).join(', ')} is recorded in namespace '${ns}'`);
+    throw new GovernanceError('AIOS_LINEAGE_NOT_FOUND', `no lineage node ${missing.map((m) => `'${m}'`).join(', ')} is recorded in namespace '${ns}'`);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { LineageDirection, LineageGraph, LineageGraphNode } from './lineage.ts';
 import { toEdge, toNode, type LineageEdgeRow, type LineageNodeRow, type LineageTables } from './lineage-tables.ts';
+import { GovernanceError } from '../errors.ts';
 
 /**
  * Ids per `in (...)` list. Well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
@@ -37,7 +38,7 @@ export async function readLineageGraph(db: Kysely<LineageTables>, ns: string, id
   if (seeds.length === 0) {
     seeds = (await db.selectFrom('aios_lineage_nodes').selectAll().where('ns', '=', ns).where('id', '=', id).execute()) as LineageNodeRow[];
     // A node of another namespace is reported exactly like one that does not exist.
-    if (seeds.length === 0) throw new AiosError('AIOS_LINEAGE_NOT_FOUND', `no lineage id or lineage node '${id}' is recorded in namespace '${ns}'`);
+    if (seeds.length === 0) throw new GovernanceError('AIOS_LINEAGE_NOT_FOUND', `no lineage id or lineage node '${id}' is recorded in namespace '${ns}'`);
     lineageId = seeds[0].lineage_id;
   }
   if (seeds.length > limit) {

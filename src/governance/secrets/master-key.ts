@@ -4,6 +4,7 @@ import { inspect } from 'node:util';
 import { AiosError } from '../../core/index.ts';
 import { KEY_BYTES } from './envelope.ts';
 import { readKeyText, writeKeyFileExclusive } from './key-file.ts';
+import { GovernanceError } from '../errors.ts';
 
 /** A 256-bit master key and its fingerprint. `id` is safe to print and store; `key` is not. */
 export interface MasterKey {
@@ -41,7 +42,7 @@ const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
  * pino too) as its id only, so that logging a keyring by mistake does not print key material.
  */
 export function masterKeyFromBytes(bytes: Buffer): MasterKey {
-  if (bytes.length !== KEY_BYTES) throw new AiosError('AIOS_SECRETS_MASTER_KEY', `a master key must be exactly ${KEY_BYTES} bytes; ${HOW_TO_GENERATE}`);
+  if (bytes.length !== KEY_BYTES) throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `a master key must be exactly ${KEY_BYTES} bytes; ${HOW_TO_GENERATE}`);
   const key = Buffer.from(bytes);
   const id = `mk_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
   const mk = { id, key };
@@ -59,7 +60,7 @@ export function masterKeyFromBytes(bytes: Buffer): MasterKey {
 export function parseMasterKey(text: string, source: string): MasterKey {
   const t = text.trim();
   if (!BASE64_32.test(t)) {
-    throw new AiosError('AIOS_SECRETS_MASTER_KEY', `${source} must be exactly 32 bytes encoded as base64 (44 characters); ${HOW_TO_GENERATE}`);
+    throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `${source} must be exactly 32 bytes encoded as base64 (44 characters); ${HOW_TO_GENERATE}`);
   }
   return masterKeyFromBytes(Buffer.from(t, 'base64'));
 }
@@ -106,7 +107,7 @@ export function loadMasterKeys(opts: LoadMasterKeysOptions): LoadedKeyring {
     if (!existing) {
       if (next) {
         // Creating a fresh key here would hide that the key the data was written under is gone.
-        throw new AiosError(
+        throw new GovernanceError(
           'AIOS_SECRETS_MASTER_KEY',
           `the master key file ${path} is missing but ${path}.next exists (an interrupted rotation): ` +
             `restore ${path} from a backup, or, if the rotation had re-wrapped the database, rename ${path}.next to ${path}`,
@@ -115,7 +116,7 @@ export function loadMasterKeys(opts: LoadMasterKeysOptions): LoadedKeyring {
       created = writeMasterKeyFile(path, generateMasterKey());
       // Another process may have created it first; either way the file on disk is the key.
       existing = readKeyFile(path);
-      if (!existing) throw new AiosError('AIOS_SECRETS_MASTER_KEY', `could not create the master key file ${path}`);
+      if (!existing) throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `could not create the master key file ${path}`);
     }
     active = existing;
     source = { kind: 'file', path, created };

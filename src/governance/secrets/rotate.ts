@@ -4,6 +4,7 @@ import { wrapKey } from './envelope.ts';
 import { replaceFile } from './key-file.ts';
 import { generateMasterKey, keyringOf, readKeyFile, writeMasterKeyFile, type Keyring, type MasterKey } from './master-key.ts';
 import { dataKeyAad, unwrapRowKey, type SecretsDb } from './secret-row.ts';
+import { GovernanceError } from '../errors.ts';
 
 export interface RotateMasterKeyOptions {
   readonly database: Database;
@@ -70,7 +71,7 @@ const PASSES = 3;
  */
 export async function rotateEnvMasterKey(opts: RotateMasterKeyOptions): Promise<MasterKeyRotationResult> {
   if (opts.newKey.id === opts.keyring.active.id) {
-    throw new AiosError('AIOS_SECRETS_MASTER_KEY', `the new master key is the current one (${opts.newKey.id}); generate another with: openssl rand -base64 32`);
+    throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `the new master key is the current one (${opts.newKey.id}); generate another with: openssl rand -base64 32`);
   }
   const rewrapped = await rewrapUntilDone(opts);
   return { rewrapped, newKeyId: opts.newKey.id };
@@ -116,13 +117,13 @@ export async function rotateKeyFile(opts: RotateKeyFileOptions): Promise<RotateK
   const { keyFile, database } = opts;
   const nextPath = `${keyFile}.next`;
   const old = readKeyFile(keyFile);
-  if (!old) throw new AiosError('AIOS_SECRETS_MASTER_KEY', `there is no master key file at ${keyFile} to rotate`);
+  if (!old) throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `there is no master key file at ${keyFile} to rotate`);
 
   let newKey = readKeyFile(nextPath);
   const resumed = newKey !== undefined;
   if (!newKey) {
     const fresh = generateMasterKey();
-    if (!writeMasterKeyFile(nextPath, fresh)) throw new AiosError('AIOS_SECRETS_MASTER_KEY', `${nextPath} appeared while rotating: is another rotation running?`);
+    if (!writeMasterKeyFile(nextPath, fresh)) throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `${nextPath} appeared while rotating: is another rotation running?`);
     newKey = fresh;
   }
 
@@ -145,7 +146,7 @@ async function rewrapUntilDone(opts: RotateMasterKeyOptions): Promise<number> {
     const left = await countOutside(opts.database, opts.newKey.id);
     if (left === 0) return rewrapped;
   }
-  throw new AiosError(
+  throw new GovernanceError(
     'AIOS_SECRETS_MASTER_KEY',
     `secrets are still being written under the old master key after ${PASSES} passes; stop the AIOS processes that write secrets and run the rotation again (it resumes safely)`,
   );

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import { unwrapKey } from './envelope.ts';
 import type { Keyring } from './master-key.ts';
+import { GovernanceError } from '../errors.ts';
 
 /** A row of `aios_secrets` (migration 0006). Base64 in the crypto columns; epoch ms in the times. */
 export interface SecretRow {
@@ -42,7 +43,7 @@ type KeyColumns = Pick<SecretRow, 'ns' | 'name' | 'version' | 'wrapped_key' | 'm
 export function unwrapRowKey(row: KeyColumns, keyring: Keyring): Buffer {
   const master = keyring.all.get(row.master_key_id);
   if (!master) {
-    throw new AiosError(
+    throw new GovernanceError(
       'AIOS_SECRETS_MASTER_KEY',
       `secret ${row.name} is wrapped by master key ${row.master_key_id}, which is not loaded (loaded: ${[...keyring.all.keys()].join(', ')}); ` +
         'start AIOS with that key (AIOS_MASTER_KEY, AIOS_MASTER_KEY_PREVIOUS or the key file)',
@@ -51,6 +52,6 @@ export function unwrapRowKey(row: KeyColumns, keyring: Keyring): Buffer {
   try {
     return unwrapKey(master.key, row.wrapped_key, dataKeyAad(row.ns, row.name, Number(row.version)));
   } catch (e) {
-    throw new AiosError('AIOS_SECRETS_MASTER_KEY', `master key ${master.id} does not unwrap the data key of secret ${row.name}: the key or the stored row is wrong`, { cause: e });
+    throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `master key ${master.id} does not unwrap the data key of secret ${row.name}: the key or the stored row is wrong`, { cause: e });
   }
 }

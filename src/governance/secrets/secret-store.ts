@@ -6,6 +6,7 @@ import { KEY_BYTES, open, seal, wrapKey } from './envelope.ts';
 import type { Keyring } from './master-key.ts';
 import { isSecretRef, secretRefName, type SecretRef } from './secret-ref.ts';
 import { dataKeyAad, unwrapRowKey, valueAad, type SecretRow, type SecretsDb } from './secret-row.ts';
+import { GovernanceError } from '../errors.ts';
 
 /** What may be known about a secret without revealing it: no value, no key material. */
 export interface SecretMetadata {
@@ -92,13 +93,13 @@ export class SecretStore {
   async put(ns: string, name: string, value: string, opts: PutSecretOptions = {}): Promise<SecretMetadata> {
     checkNs(ns);
     checkName(name);
-    if (typeof value !== 'string' || value.length === 0) throw new AiosError('AIOS_SECRETS_INVALID', 'a secret value must be a non-empty string');
+    if (typeof value !== 'string' || value.length === 0) throw new GovernanceError('AIOS_SECRETS_INVALID', 'a secret value must be a non-empty string');
     const plaintext = Buffer.from(value, 'utf8');
     if (plaintext.length > MAX_SECRET_BYTES) {
-      throw new AiosError('AIOS_SECRETS_INVALID', `a secret value may be at most ${MAX_SECRET_BYTES} bytes (UTF-8), got ${plaintext.length}`);
+      throw new GovernanceError('AIOS_SECRETS_INVALID', `a secret value may be at most ${MAX_SECRET_BYTES} bytes (UTF-8), got ${plaintext.length}`);
     }
     if (opts.description !== undefined && (typeof opts.description !== 'string' || opts.description.length > MAX_DESCRIPTION_CHARS)) {
-      throw new AiosError('AIOS_SECRETS_INVALID', `a description must be a string of at most ${MAX_DESCRIPTION_CHARS} characters`);
+      throw new GovernanceError('AIOS_SECRETS_INVALID', `a description must be a string of at most ${MAX_DESCRIPTION_CHARS} characters`);
     }
     try {
       for (let attempt = 1; attempt <= PUT_ATTEMPTS; attempt++) {
@@ -205,7 +206,7 @@ export class SecretStore {
    */
   async resolve(ns: string, ref: string | SecretRef, ctx: Omit<RevealSecretContext, 'actor'> = {}): Promise<string> {
     if (typeof ref === 'string' && !isSecretRef(ref)) return ref;
-    if (!isSecretRef(ref)) throw new AiosError('AIOS_SECRETS_INVALID', 'a configuration value must be a string, "secret:<name>" or { "secret": "<name>" }');
+    if (!isSecretRef(ref)) throw new GovernanceError('AIOS_SECRETS_INVALID', 'a configuration value must be a string, "secret:<name>" or { "secret": "<name>" }');
     return this.reveal(ns, secretRefName(ref), { ...ctx, actor: SYSTEM_ACTOR });
   }
 
@@ -234,7 +235,7 @@ export class SecretStore {
       plaintext = open(dataKey, sealed, valueAad(row.ns, row.name, Number(row.version)));
     } catch (e) {
       // The data key unwrapped, so the master key is right: the value columns were altered.
-      throw new AiosError('AIOS_SECRETS_MASTER_KEY', `the stored value of secret ${row.name} fails authentication: the row was altered or corrupted`, { cause: e });
+      throw new GovernanceError('AIOS_SECRETS_MASTER_KEY', `the stored value of secret ${row.name} fails authentication: the row was altered or corrupted`, { cause: e });
     } finally {
       dataKey.fill(0);
     }
@@ -259,17 +260,17 @@ export class SecretStore {
 }
 
 function checkNs(ns: string): void {
-  if (typeof ns !== 'string' || ns.length === 0) throw new AiosError('AIOS_SECRETS_INVALID', 'the namespace must be a non-empty string');
+  if (typeof ns !== 'string' || ns.length === 0) throw new GovernanceError('AIOS_SECRETS_INVALID', 'the namespace must be a non-empty string');
 }
 
 function checkName(name: string): void {
   if (typeof name !== 'string' || !SECRET_NAME_PATTERN.test(name)) {
-    throw new AiosError('AIOS_SECRETS_INVALID', `a secret name must match ${SECRET_NAME_PATTERN.source} (letters, digits, '.', '_', '-'; at most 200 characters)`);
+    throw new GovernanceError('AIOS_SECRETS_INVALID', `a secret name must match ${SECRET_NAME_PATTERN.source} (letters, digits, '.', '_', '-'; at most 200 characters)`);
   }
 }
 
 function notFound(ns: string, name: string): AiosError {
-  return new AiosError('AIOS_SECRETS_NOT_FOUND', `no secret named ${name} in namespace ${ns}`);
+  return new GovernanceError('AIOS_SECRETS_NOT_FOUND', `no secret named ${name} in namespace ${ns}`);
 }
 
 function toMetadata(r: MetadataRow): SecretMetadata {

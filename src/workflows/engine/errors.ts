@@ -1,5 +1,6 @@
 import { AiosError } from '../../core/index.ts';
 import type { RunError, RunStatus } from '../store/run-store.ts';
+import { WorkflowsError } from '../errors.ts';
 
 /**
  * An error that retrying will not fix: thrown from a step, it stops the step's retries at once
@@ -29,7 +30,7 @@ export class TerminalError extends Error {
 export class NonDeterminismError extends AiosError {
   readonly position: number;
   constructor(position: number, detail: string) {
-    super('AIOS_WF_NON_DETERMINISM', detail, { extra: { position } });
+    super('AIOS_WF_NON_DETERMINISM', detail, { extra: { position }, spec: WorkflowsError.specs.AIOS_WF_NON_DETERMINISM });
     this.name = 'NonDeterminismError';
     this.position = position;
   }
@@ -96,6 +97,7 @@ export class CancelledError extends AiosError {
   constructor(ns: string, runId: string, info: CancelInfo = {}) {
     super('AIOS_WF_CANCELLED', `workflow run ${ns}/${runId} was cancelled${info.by ? ` by ${info.by}` : ''}${info.reason ? `: ${info.reason}` : ''}`, {
       extra: { ns, runId, ...(info.reason !== undefined ? { reason: info.reason } : {}), ...(info.by !== undefined ? { by: info.by } : {}) },
+      spec: WorkflowsError.specs.AIOS_WF_CANCELLED,
     });
     this.name = 'CancelledError';
     if (info.reason !== undefined) this.reason = info.reason;

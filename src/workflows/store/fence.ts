@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { AiosError } from '../../core/index.ts';
 import type { WorkflowTables } from './tables.ts';
 import { IsolatedFailure } from './write-batcher.ts';
+import { WorkflowsError } from '../errors.ts';
 
 /**
  * The lease fence, the first statement of every operation by which a worker writes to a run:
@@ -26,7 +27,7 @@ export async function fence(trx: Kysely<WorkflowTables>, ns: string, runId: stri
 export async function leaseLost(db: Kysely<WorkflowTables>, ns: string, runId: string, epoch: number): Promise<AiosError> {
   const row = await db.selectFrom('aios_wf_runs').select(['epoch', 'owner']).where('ns', '=', ns).where('id', '=', runId).executeTakeFirst();
   if (!row) return new AiosError('AIOS_NOT_FOUND', `no workflow run ${runId} in namespace ${ns}`);
-  return new AiosError(
+  return new WorkflowsError(
     'AIOS_WF_LEASE_LOST',
     `workflow run ${ns}/${runId} is at epoch ${row.epoch} (owner ${row.owner ?? 'none'}), not ${epoch}: this worker lost its lease; stop executing the run`,
     { extra: { ns, runId, epoch, currentEpoch: Number(row.epoch) } },

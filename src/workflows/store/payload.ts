@@ -1,4 +1,5 @@
 import { AiosError, findNul, jsonMayHoldNul, NUL_MESSAGE } from '../../core/index.ts';
+import { WorkflowsError } from '../errors.ts';
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
@@ -27,7 +28,7 @@ export function encodePayload(value: unknown, limit: number, what: string): stri
   if (text.length * 3 <= limit) return text;
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limit) {
-    throw new AiosError('AIOS_WF_PAYLOAD_TOO_LARGE', `${what} is ${bytes} bytes of JSON, more than the limit of ${limit}; store large values elsewhere (an artifact, a topic) and pass a reference`, {
+    throw new WorkflowsError('AIOS_WF_PAYLOAD_TOO_LARGE', `${what} is ${bytes} bytes of JSON, more than the limit of ${limit}; store large values elsewhere (an artifact, a topic) and pass a reference`, {
       extra: { bytes, limit },
     });
   }
