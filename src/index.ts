@@ -3,7 +3,7 @@
  * `src/` is internal.
  */
 export { createAios, ERROR_CODES, loadConfig, CONFIG_OPTIONS, migrate } from './runtime/index.ts';
-export type { Aios, AiosConfig, CreateAiosOptions, ErrorCode } from './runtime/index.ts';
+export type { Action, Aios, AiosConfig, CreateAiosOptions, ErrorCode } from './runtime/index.ts';
 export { AiosError, isAiosError, ManualClock, systemClock } from './core/index.ts';
 export type { Clock } from './core/index.ts';
 export { createDatabase } from './storage/index.ts';
@@ -26,12 +26,12 @@ export type {
   ResetTarget,
   EventStore,
 } from './events/index.ts';
-export { ROLES, ACTIONS, DEFAULT_POLICIES, CedarEngine, POLICY_LIMITS, LINEAGE_KINDS, verifyAuditChain, toOpenLineage } from './governance/index.ts';
+export { ACTIONS, CedarEngine } from './runtime/index.ts';
+export { ROLES, DEFAULT_POLICIES, POLICY_LIMITS, LINEAGE_KINDS, verifyAuditChain, toOpenLineage } from './governance/index.ts';
 export type {
   Governance,
   Principal,
   Role,
-  Action,
   PolicyEngine,
   CedarEngineOptions,
   PolicyLimits,

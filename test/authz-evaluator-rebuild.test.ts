@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, ManualClock } from '../src/core/index.ts';
-import { CedarEngine, loadCedarModule, type CedarModule } from '../src/governance/index.ts';
+import { loadCedarModule, type CedarModule } from '../src/governance/index.ts';
+import { CedarEngine } from '../src/runtime/index.ts';
 import { freshPgSchema, pgAvailable } from './support/services.ts';
 import { startTestAios, type TestAios } from './support/runtime.ts';
 

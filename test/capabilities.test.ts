@@ -12,7 +12,7 @@ import {
   type Capability,
 } from '../src/capability/index.ts';
 import { ERROR_CODES as CORE_ERRORS } from '../src/core/index.ts';
-import { RESOURCE_TYPES } from '../src/governance/index.ts';
+import { BASE_RESOURCE_TYPES } from '../src/governance/index.ts';
 import { CAPABILITIES, CONFIG_OPTIONS, ERROR_CODES, MIGRATIONS } from '../src/runtime/index.ts';
 import { createMetricsRegistry } from '../src/observability/index.ts';
 import { buildServer, routeInventory } from '../src/server/index.ts';
@@ -64,8 +64,8 @@ describe('the capability list', () => {
     for (const c of LIST) for (const o of c.config ?? []) expect(CONFIG_OPTIONS).toContainEqual(o);
   });
 
-  it('declares actions only on entity types governance or the capability declares', () => {
-    expect(actionsOnUnknownTypes(LIST, RESOURCE_TYPES)).toEqual([]);
+  it('declares actions only on Namespace or on entity types a capability declares', () => {
+    expect(actionsOnUnknownTypes(LIST, BASE_RESOURCE_TYPES)).toEqual([]);
   });
 });
 
@@ -94,7 +94,7 @@ describe('the checks fail on a broken capability', () => {
   });
 
   it('an action on an entity type no one declares', () => {
-    expect(actionsOnUnknownTypes(withBroken, RESOURCE_TYPES)).toEqual(['broken: action broken:read applies to NoSuchType, which no one declares']);
+    expect(actionsOnUnknownTypes(withBroken, BASE_RESOURCE_TYPES)).toEqual(['broken: action broken:read applies to NoSuchType, which no one declares']);
   });
 });
 

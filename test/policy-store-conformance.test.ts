@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, expect } from 'vitest';
 import { createLogger, isAiosError, ManualClock } from '../src/core/index.ts';
-import { Authorizer, CedarEngine, DEFAULT_POLICIES, PolicyStore, type Principal } from '../src/governance/index.ts';
+import { Authorizer, DEFAULT_POLICIES, PolicyStore, type Principal } from '../src/governance/index.ts';
+import { CedarEngine } from '../src/runtime/index.ts';
 import type { Database } from '../src/storage/index.ts';
 import { conformance, SQL_BACKENDS, sqlDatabase } from './support/conformance.ts';
 

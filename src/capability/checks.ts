@@ -29,8 +29,8 @@ export function routesWithoutAction(routes: readonly { method: string; url: stri
   return routes.filter((r) => !r.action && !isPublic(r.url)).map((r) => `${r.method} ${r.url} declares no authorization action`);
 }
 
-/** Actions of the list whose resource type neither governance nor the capability declares. */
-export function actionsOnUnknownTypes(list: readonly Capability[], governanceTypes: readonly string[]): string[] {
-  const types = new Set([...governanceTypes, ...list.flatMap((c) => c.resourceTypes ?? [])]);
+/** Actions of the list on an entity type that no capability declares (nor the base types, `Namespace`). */
+export function actionsOnUnknownTypes(list: readonly Capability[], baseTypes: readonly string[]): string[] {
+  const types = new Set([...baseTypes, ...list.flatMap((c) => c.resourceTypes ?? [])]);
   return list.flatMap((c) => Object.entries(c.actions ?? {}).filter(([, a]) => !types.has(a.resource)).map(([name, a]) => `${c.id}: action ${name} applies to ${a.resource}, which no one declares`));
 }

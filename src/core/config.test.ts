@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { CONFIG_OPTIONS } from '../runtime/index.ts';
+import { CONFIG_OPTIONS, loadConfig as loadEveryOption } from '../runtime/index.ts';
 import { loadConfig } from './config.ts';
 
 describe('configuration', () => {
@@ -15,7 +15,9 @@ describe('configuration', () => {
     expect(c.port).toBe(9000);
     expect(c.logLevel).toBe('warn');
     expect(c.dataDir).toBe('/from/file');
-    expect(c.maxEventsPerRequest).toBe(10_000);
+    expect(c.shutdownTimeoutMs).toBe(15_000);
+    // A capability's options are resolved by the runtime's loader, with the same precedence.
+    expect(loadEveryOption({ port: '9000' }, { AIOS_MAX_EVENTS_PER_REQUEST: '50' }, file)).toMatchObject({ port: 9000, dataDir: '/from/file', maxEventsPerRequest: 50, workflowConcurrency: 200, oidcRolesClaim: 'roles' });
     expect(loadConfig({}, { AIOS_PORT: '8500' }, file).port).toBe(8500);
     expect(loadConfig({}, {}, file).port).toBe(7000);
     expect(loadConfig({}, {}).port).toBe(8080);

@@ -1,7 +1,8 @@
 import { EventsError } from './errors.ts';
 import { EVENTS_MIGRATIONS } from './migrations/index.ts';
 import { defineCapability } from '../capability/index.ts';
-import type { AiosConfig } from '../core/index.ts';
+import { EVENTS_ACTIONS, EVENTS_RESOURCE_TYPES } from './actions.ts';
+import { EVENTS_CONFIG, type EventsConfig } from './config.ts';
 import { eventsCommand } from './cli/events.ts';
 import { topicsCommand } from './cli/topics.ts';
 import { EventLog } from './event-log.ts';
@@ -21,6 +22,9 @@ export const eventsCapability = defineCapability({
   // The append route audits and records lineage with governance.
   uses: ['governance'],
   migrations: EVENTS_MIGRATIONS,
+  actions: EVENTS_ACTIONS,
+  resourceTypes: EVENTS_RESOURCE_TYPES,
+  config: EVENTS_CONFIG,
   metrics: [
     { name: 'aios_events_appended_total', type: 'counter', help: 'Events appended (new, not duplicates)' },
     { name: 'aios_events_append_queue_depth', type: 'gauge', help: 'Events accepted and not yet durable' },
@@ -36,7 +40,7 @@ export const eventsCapability = defineCapability({
   },
   cli: () => [topicsCommand(), eventsCommand()],
   async create(ctx) {
-    const config = ctx.config as unknown as AiosConfig;
+    const config = ctx.config as EventsConfig;
     const { database, clock, logger, metrics } = ctx;
     const store: EventStore = config.natsUrl ? await NatsEventStore.connect({ url: config.natsUrl, clock, logger }) : new SqlEventStore(database, { clock });
     const events = new EventLog({

@@ -2,7 +2,8 @@ import { GovernanceError } from './errors.ts';
 import { GOVERNANCE_MIGRATIONS } from './migrations/index.ts';
 import { collectActions, collectResourceTypes, defineCapability } from '../capability/index.ts';
 import type { AiosConfig } from '../core/index.ts';
-import { ACTIONS, RESOURCE_TYPES } from './authz/actions.ts';
+import { ACTIONS, BASE_RESOURCE_TYPES, RESOURCE_TYPES } from './authz/actions.ts';
+import { GOVERNANCE_CONFIG, type GovernanceConfig } from './config.ts';
 import type { PolicyEngine } from './authz/policy-engine.ts';
 import { auditCommand } from './cli/audit.ts';
 import { keysCommand, policiesCommand } from './cli/keys.ts';
@@ -17,15 +18,17 @@ import { policyRoutes } from './http/policies.ts';
 import { secretRoutes } from './http/secrets.ts';
 
 /**
- * Identities, authorization, the audit trail, lineage and secrets. Its action table (`ACTIONS`)
- * holds the actions of the capabilities that came before the capability list; a capability added
- * since declares its own, and the Cedar schema is generated from all of them.
+ * Identities, authorization, the audit trail, lineage and secrets. Every capability, this one too,
+ * declares its actions; the Cedar schema is generated from all of them.
  */
 export const governanceCapability = defineCapability({
   id: 'governance',
   errors: GovernanceError.specs,
   errorPrefixes: ['AIOS_AUTH_', 'AIOS_AUTHZ_', 'AIOS_POLICY_', 'AIOS_AUDIT_', 'AIOS_SECRETS_', 'AIOS_LINEAGE_'],
   migrations: GOVERNANCE_MIGRATIONS,
+  actions: ACTIONS,
+  resourceTypes: RESOURCE_TYPES,
+  config: GOVERNANCE_CONFIG,
   metrics: [
     { name: 'aios_authz_decisions_total', type: 'counter', help: 'Authorization decisions, by outcome and the policy that decided' },
     { name: 'aios_auth_failures_total', type: 'counter', help: 'Requests refused for missing or invalid credentials' },
@@ -41,11 +44,11 @@ export const governanceCapability = defineCapability({
     operations: GOVERNANCE_OPERATIONS,
     tags: GOVERNANCE_TAGS,
   },
-  cli: (ctx) => [auditCommand(), secretsCommand(ctx), keysCommand(), policiesCommand()],
+  cli: (ctx) => [auditCommand(ctx), secretsCommand(ctx), keysCommand(), policiesCommand()],
   create(ctx) {
-    const actionTable = { actions: collectActions(ACTIONS, ctx.capabilities), resourceTypes: collectResourceTypes(RESOURCE_TYPES, ctx.capabilities) };
+    const actionTable = { actions: collectActions({}, ctx.capabilities), resourceTypes: collectResourceTypes(BASE_RESOURCE_TYPES, ctx.capabilities) };
     const governance = createGovernance({
-      config: ctx.config as unknown as AiosConfig,
+      config: ctx.config as AiosConfig & GovernanceConfig,
       env: ctx.env as Record<string, string | undefined>,
       database: ctx.database,
       clock: ctx.clock,

@@ -1,11 +1,12 @@
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
-import { AiosError, type AiosConfig, type Clock, type Logger } from '../core/index.ts';
+import { AiosError, type AiosConfig as CoreConfig, type Clock, type Logger } from '../core/index.ts';
 import { ensurePrivateDir, tightenFiles, type Database } from '../storage/index.ts';
 import { AuditTrail, fileWitness, loadAuditSigningKey, SIGNING_KEY_FILE, verifyAuditChain, webhookWitness, WitnessPublisher, type AuditVerification, type VerifyAuditOptions, type WitnessSink } from './audit/index.ts';
 import { Authorizer } from './authz/authorizer.ts';
 import { CedarEngine } from './authz/cedar-engine.ts';
 import { DEFAULT_ACTION_TABLE, type ActionTable } from './authz/cedar-schema.ts';
+import type { GovernanceConfig } from './config.ts';
 import type { PolicyEngine } from './authz/policy-engine.ts';
 import { PolicyStore } from './authz/policy-store.ts';
 import { ApiKeyStore } from './identity/api-key-store.ts';
@@ -15,6 +16,9 @@ import { OidcVerifier } from './identity/oidc.ts';
 import { RateLimits } from './identity/rate-limits.ts';
 import { LineageStore } from './lineage/index.ts';
 import { loadMasterKeys, SecretStore } from './secrets/index.ts';
+
+/** The options governance reads: the platform's and its own. */
+type AiosConfig = CoreConfig & GovernanceConfig;
 
 export interface GovernanceOptions {
   readonly config: AiosConfig;

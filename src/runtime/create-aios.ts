@@ -70,7 +70,7 @@ export interface Aios {
  * await aios.stop();
  */
 export async function createAios(opts: CreateAiosOptions = {}): Promise<Aios> {
-  const config = loadConfig(opts.config ?? {}, opts.env ?? process.env);
+  const config = loadConfig((opts.config ?? {}) as ConfigInput, opts.env ?? process.env);
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const clock = opts.clock ?? systemClock;
   // A data directory AIOS creates is 0700; one that exists is the operator's, and left as it is.

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { ALL_NAMESPACES, AiosError, namespaceProblem, uuidv7, type Logger } from '../core/index.ts';
-import { isValidLineageId, type ActionTable, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef, type ResourceType } from '../governance/index.ts';
+import { isValidLineageId, type ActionTable, type AuditRecorder, type Authenticator, type AuthFailures, type Authorizer, type AuthzDecision, type Principal, type RateLimits, type ResourceRef } from '../governance/index.ts';
 import { LINEAGE_HEADER, NAMESPACE_HEADER, auditInput, traceIdOf, type AuditExtra } from '../http/index.ts';
 import { sendProblem, toAiosError } from './problem.ts';
 import { GovernanceError } from '../governance/index.ts';
@@ -27,10 +27,10 @@ export interface GuardDeps {
 }
 
 /** The route param naming each resource type. */
-const RESOURCE_PARAM: Partial<Record<ResourceType, string>> = { Topic: 'topic', ApiKey: 'id', Secret: 'name', Lineage: 'id', Workflow: 'id', Schedule: 'id', Model: 'name', Task: 'id' };
+const RESOURCE_PARAM: Readonly<Record<string, string>> = { Topic: 'topic', ApiKey: 'id', Secret: 'name', Lineage: 'id', Workflow: 'id', Schedule: 'id', Model: 'name', Task: 'id' };
 
 function defaultResource(table: ActionTable, action: string, req: FastifyRequest, ns: string): ResourceRef {
-  const type = table.actions[action].resource as ResourceType;
+  const type = table.actions[action].resource;
   if (type === 'PolicySet') return { type, id: 'global', namespace: '*' };
   const param = RESOURCE_PARAM[type];
   const id = param ? (req.params as Record<string, string | undefined>)[param] : undefined;

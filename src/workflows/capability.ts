@@ -1,7 +1,8 @@
 import { WorkflowsError } from './errors.ts';
 import { WORKFLOWS_MIGRATIONS } from './migrations/index.ts';
 import { defineCapability } from '../capability/index.ts';
-import type { AiosConfig } from '../core/index.ts';
+import { WORKFLOWS_ACTIONS, WORKFLOWS_RESOURCE_TYPES } from './actions.ts';
+import { WORKFLOWS_CONFIG, type WorkflowsConfig } from './config.ts';
 import type { EventLog } from '../events/index.ts';
 import type { Governance } from '../governance/index.ts';
 import { schedulesCommand } from './cli/schedules.ts';
@@ -27,6 +28,9 @@ export const workflowsCapability = defineCapability({
   // Runs are audited with governance; they emit and wait for events on the event log.
   uses: ['governance', 'events'],
   migrations: WORKFLOWS_MIGRATIONS,
+  actions: WORKFLOWS_ACTIONS,
+  resourceTypes: WORKFLOWS_RESOURCE_TYPES,
+  config: WORKFLOWS_CONFIG,
   metrics: [
     { name: 'aios_workflow_runs_started_total', type: 'counter', help: 'Workflow runs started' },
     { name: 'aios_workflow_runs_in_memory', type: 'gauge', help: 'Workflow runs this process holds' },
@@ -41,7 +45,7 @@ export const workflowsCapability = defineCapability({
   },
   cli: () => [workflowsCommand(), schedulesCommand()],
   create(ctx) {
-    const config = ctx.config as unknown as AiosConfig;
+    const config = ctx.config as WorkflowsConfig;
     const { database, clock, logger, metrics } = ctx;
     const events = ctx.services.events as EventLog;
     const governance = ctx.services.governance as Governance;

@@ -15,7 +15,7 @@ class CountingCedar extends CedarEngine {
 }
 
 const viewer: Principal = { type: 'user', id: 'u1', namespace: 'a', roles: ['viewer'], authMethod: 'api_key' };
-const read = (topic: string, principal: Principal = viewer): AuthzRequest => ({ principal, action: 'topics:read', resource: { type: 'Topic', id: topic, namespace: 'a' } });
+const read = (graph: string, principal: Principal = viewer): AuthzRequest => ({ principal, action: 'lineage:read', resource: { type: 'Lineage', id: graph, namespace: 'a' } });
 
 describe('Authorizer', () => {
   it('decides once per principal shape and resource type when the policy set names no entity', () => {
@@ -24,7 +24,7 @@ describe('Authorizer', () => {
     authz.activate(engine.compile(DEFAULT_POLICIES));
     for (let i = 0; i < 50; i++) expect(authz.authorize(read(`t${i}`, { ...viewer, id: `u${i}` })).allowed).toBe(true);
     expect(engine.calls).toBe(1);
-    expect(authz.authorize({ ...read('t1'), resource: { type: 'Topic', id: 't1', namespace: 'b' } }).allowed).toBe(false);
+    expect(authz.authorize({ ...read('t1'), resource: { type: 'Lineage', id: 't1', namespace: 'b' } }).allowed).toBe(false);
     expect(engine.calls).toBe(2);
   });
 
@@ -33,7 +33,7 @@ describe('Authorizer', () => {
     const authz = new Authorizer(engine);
     authz.activate(engine.compile(DEFAULT_POLICIES));
     expect(authz.authorize(read('secret-plans')).allowed).toBe(true);
-    const set = engine.compile(`${DEFAULT_POLICIES}\n@id("hide")\nforbid (principal, action, resource == AIOS::Topic::"secret-plans");`);
+    const set = engine.compile(`${DEFAULT_POLICIES}\n@id("hide")\nforbid (principal, action, resource == AIOS::Lineage::"secret-plans");`);
     expect(set.namesEntities).toBe(true);
     authz.activate(set);
     const denied = authz.authorize(read('secret-plans'));

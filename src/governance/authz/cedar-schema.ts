@@ -1,4 +1,4 @@
-import { ACTION_GROUPS, ACTIONS, RESOURCE_TYPES, type ActionSpec } from './actions.ts';
+import { ACTION_GROUPS, ACTIONS, BASE_RESOURCE_TYPES, RESOURCE_TYPES, type ActionSpec } from './actions.ts';
 
 /** The Cedar namespace of every AIOS entity and action. */
 export const CEDAR_NAMESPACE = 'AIOS';
@@ -9,7 +9,11 @@ export interface ActionTable {
   readonly resourceTypes: readonly string[];
 }
 
-export const DEFAULT_ACTION_TABLE: ActionTable = { actions: ACTIONS as Readonly<Record<string, ActionSpec>>, resourceTypes: RESOURCE_TYPES };
+/**
+ * Governance's own actions and entity types: what a Cedar engine made outside a runtime knows.
+ * The runtime hands governance the table of every capability in its list.
+ */
+export const DEFAULT_ACTION_TABLE: ActionTable = { actions: ACTIONS as Readonly<Record<string, ActionSpec>>, resourceTypes: [...BASE_RESOURCE_TYPES, ...RESOURCE_TYPES] };
 
 /**
  * The Cedar schema policies are validated against, generated from the action table (the one the

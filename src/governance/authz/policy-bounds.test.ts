@@ -117,7 +117,7 @@ describe('the bound, against Cedar itself', () => {
         if (refused) return;
         underStack(2_000, () => {
           engine.activate(engine.compile(text));
-          const decision = engine.authorize({ principal: mallory, action: 'topics:read', resource: { type: 'Topic', id: 't', namespace: 'x' } });
+          const decision = engine.authorize({ principal: mallory, action: 'lineage:read', resource: { type: 'Lineage', id: 't', namespace: 'x' } });
           expect(decision.errors).toEqual([]);
         });
       }),

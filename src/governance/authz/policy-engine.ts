@@ -1,5 +1,4 @@
 import type { Principal } from '../principal.ts';
-import type { Action, ResourceType } from './actions.ts';
 
 /** The thing acted on: its type, its id, and the namespace it lives in. */
 export interface ResourceRef {

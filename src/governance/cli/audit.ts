@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { isAiosError, loadConfig } from '../../core/index.ts';
+import { isAiosError } from '../../core/index.ts';
+import type { CliContext } from '../../capability/index.ts';
 import { action, clientFrom, withRemote } from '../../cli-kit/index.ts';
 import { redactSecrets, secretsInEnvironment } from '../../cli-kit/index.ts';
 
@@ -39,7 +40,7 @@ function queryString(o: AuditFilterOptions, extra: Record<string, string> = {}):
  * @example aios audit verify --data-dir ./.aios
  * @example aios audit verify --database-url postgres://... --public-key audit.pub --witness /mnt/witness/aios.ndjson --json
  */
-export function auditCommand(): Command {
+export function auditCommand(ctx: CliContext): Command {
   const cmd = new Command('audit').description('inspect the tamper-evident audit trail');
   withRemote(withFilters(cmd.command('query').description('audit records of the namespace, one JSON object per line (from a running AIOS)')).option('--limit <n>', 'most records', '100')).action(
     action(async (o: AuditFilterOptions & { limit: string; url: string }) => {
@@ -67,7 +68,7 @@ export function auditCommand(): Command {
     .action(async (o: { dataDir?: string; databaseUrl?: string; publicKey?: string; witness?: string; coverWithinMs?: string; json?: boolean }) => {
       let close: (() => Promise<void>) | undefined;
       try {
-        const config = loadConfig({ dataDir: o.dataDir, databaseUrl: o.databaseUrl }, process.env);
+        const config = ctx.loadConfig({ dataDir: o.dataDir, databaseUrl: o.databaseUrl }, process.env) as { dataDir: string; databaseUrl?: string; auditCheckpointIntervalMs: number };
         // Loaded here so that the other commands start without the database drivers.
         const { createDatabase } = await import('../../storage/index.ts');
         const { loadAuditPublicKey, parseAuditPublicKey, parseWitness, verifyAuditChain } = await import('../audit/index.ts');
